@@ -39,20 +39,22 @@
  *                          or -ESRCH / -EINVAL. Without it the caller itself
  *                          must be that process.
  *   Reply:   LM_A_VM_ID    NLA_U32, the id naming this VM in later commands.
- *   Attaching a VM that is already attached fails with -EEXIST and the
- *   existing id in the extack message.
+ *   Attaching a VM that is already attached fails with -EEXIST.
  *
  * LM_CMD_DETACH
  *   Request: LM_A_VM_ID    NLA_U32 (required). Unknown ids: -ENOENT.
  *   Drops lm's reference; the VM is destroyed if nothing else holds it.
  *
- * LM_CMD_LIST (dump)
- *   Request: optionally LM_A_VM_ID to list one VM (-ENOENT if unknown).
+ * LM_CMD_LIST
+ *   As a dump (NLM_F_DUMP): lists every attached VM, or with LM_A_VM_ID
+ *   only that one (an unknown id gives an empty dump).
+ *   Otherwise: LM_A_VM_ID (required) lists that VM (-ENOENT if unknown).
  *   Reply:   one or more messages per attached VM, each with
  *            LM_A_VM_ID           NLA_U32
  *            LM_A_VM_PID          NLA_U32, the owner's pid in the caller's
  *                                 pid namespace (0 if not visible there)
- *            LM_A_VM_OWNER_ALIVE  NLA_U8, 1 while the VMM process exists
+ *            LM_A_VM_OWNER_ALIVE  NLA_U8, 1 while the VMM's address space
+ *                                 exists (0 once the VMM has exited)
  *            LM_A_VM_NR_VCPUS     NLA_U32
  *            LM_A_VM_MEMSLOTS     NLA_NESTED, an array of nests, each
  *                                 holding LM_MEMSLOT_A_* attributes:
@@ -63,7 +65,8 @@
  *              LM_MEMSLOT_A_FLAGS  NLA_U32, KVM_MEM_* flags
  *              LM_MEMSLOT_A_HVA    NLA_U64, host virtual address in the
  *                                  VMM's address space
- *   A VM with more memslots than fit in one message is continued in the
+ *   Memslots come in address-space, then guest-physical order. In a dump,
+ *   a VM with more memslots than fit in one message is continued in the
  *   next message with the same LM_A_VM_ID; readers merge them.
  */
 

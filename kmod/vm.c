@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Attached VMs: the id table and the lifetime of struct lm_vm (see vm.h).
+ */
+
+#include "vm.h"
+
+#include <linux/atomic.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/kvm_host.h>
+#include <linux/netlink.h>
+#include <linux/pid.h>
+#include <linux/slab.h>
+
+/* Ids start at 1 so that 0 can mean "no VM" in tools and replies. */
+#define LM_VM_ID_MIN 1
+
+static DEFINE_IDR(vm_idr);
+/* Protects vm_idr; taken for lookups, never while calling into KVM. */
+static DEFINE_MUTEX(vm_idr_lock);
+/* Live lm_vm objects, to catch a leaked reference at module unload. */
+static atomic_t vm_count = ATOMIC_INIT(0);
+
+static void vm_release(struct kref *ref)
+{
+	struct lm_vm *vm = container_of(ref, struct lm_vm, ref);
+
+	/* May be the last reference on the VM: KVM destroys it from here. */
+	fput(vm->file);
+	put_pid(vm->owner);
+	mutex_destroy(&vm->lock);
+	kfree(vm);
+	atomic_dec(&vm_count);
+}
+
+void lm_vm_put(struct lm_vm *vm)
+{
+	if (vm)
+		kref_put(&vm->ref, vm_release);
+}
+
+struct lm_vm *lm_vm_get(u32 id)
+{
+	struct lm_vm *vm;
+
+	mutex_lock(&vm_idr_lock);
+	vm = idr_find(&vm_idr, id);
+	if (vm)
+		kref_get(&vm->ref);
+	mutex_unlock(&vm_idr_lock);
+	return vm;
+}
+
+/* The attached VM with the lowest id >= *id, for walking the table. */
+struct lm_vm *lm_vm_get_next(u32 *id)
+{
+	struct lm_vm *vm;
+	int next = *id;
+
+	mutex_lock(&vm_idr_lock);
+	vm = idr_get_next(&vm_idr, &next);
+	if (vm) {
+		kref_get(&vm->ref);
+		*id = next;
+	}
+	mutex_unlock(&vm_idr_lock);
+	return vm;
+}
+
+static bool vm_is_attached(struct kvm *kvm)
+{
+	struct lm_vm *vm;
+	int id;
+
+	lockdep_assert_held(&vm_idr_lock);
+	idr_for_each_entry(&vm_idr, vm, id)
+		if (vm->kvm == kvm)
+			return true;
+	return false;
+}
+
+/*
+ * Attach the KVM VM behind @file, whose VMM is @owner. Takes its own
+ * references on both; the caller keeps its own.
+ */
+struct lm_vm *lm_vm_attach(struct file *file, struct pid *owner,
+			   struct netlink_ext_ack *extack)
+{
+	struct lm_vm *vm;
+	int ret;
+
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
+	if (!vm)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&vm->ref);
+	mutex_init(&vm->lock);
+	vm->file = get_file(file);
+	vm->kvm = file->private_data;
+	vm->owner = get_pid(owner);
+	atomic_inc(&vm_count);
+
+	mutex_lock(&vm_idr_lock);
+	if (vm_is_attached(vm->kvm)) {
+		NL_SET_ERR_MSG(extack, "VM is already attached");
+		ret = -EEXIST;
+		goto err_unlock;
+	}
+	ret = idr_alloc(&vm_idr, vm, LM_VM_ID_MIN, 0, GFP_KERNEL);
+	if (ret < 0) {
+		NL_SET_ERR_MSG(extack, "Cannot allocate a VM id");
+		goto err_unlock;
+	}
+	vm->id = ret;
+	mutex_unlock(&vm_idr_lock);
+	return vm;
+
+err_unlock:
+	mutex_unlock(&vm_idr_lock);
+	lm_vm_put(vm);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Stop everything running on @vm and drop the table's reference. The caller
+ * has already removed @vm from the table.
+ */
+static void vm_teardown(struct lm_vm *vm)
+{
+	mutex_lock(&vm->lock);
+	vm->dead = true;
+	mutex_unlock(&vm->lock);
+	lm_vm_put(vm);
+}
+
+int lm_vm_detach(u32 id, struct netlink_ext_ack *extack)
+{
+	struct lm_vm *vm;
+
+	mutex_lock(&vm_idr_lock);
+	vm = idr_remove(&vm_idr, id);
+	mutex_unlock(&vm_idr_lock);
+	if (!vm) {
+		NL_SET_ERR_MSG(extack, "No attached VM has this id");
+		return -ENOENT;
+	}
+	vm_teardown(vm);
+	return 0;
+}
+
+int lm_vm_init(void)
+{
+	return 0;
+}
+
+void lm_vm_uninit(void)
+{
+	struct lm_vm *vm;
+	int id;
+
+	mutex_lock(&vm_idr_lock);
+	idr_for_each_entry(&vm_idr, vm, id) {
+		idr_remove(&vm_idr, id);
+		/* Teardown may sleep on vm->lock; the table is emptied first. */
+		mutex_unlock(&vm_idr_lock);
+		vm_teardown(vm);
+		mutex_lock(&vm_idr_lock);
+	}
+	mutex_unlock(&vm_idr_lock);
+	idr_destroy(&vm_idr);
+
+	WARN(atomic_read(&vm_count), "lm: leak: %d VM objects still referenced at unload\n",
+	     atomic_read(&vm_count));
+}
