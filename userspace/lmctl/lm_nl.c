@@ -1,0 +1,516 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lm_nl: the lm generic netlink family over libnl-genl.
+ *
+ * Every request goes through lm_nl_transact(): it sends one message and
+ * reads replies until the kernel's ack, its error, or the end of a dump.
+ * libnl's own error reporting is not used for kernel errors because it
+ * flattens errnos into NLE_* codes and drops the extended ack; instead the
+ * error callbacks keep the errno and parse the ack's NLMSGERR_ATTR_* TLVs
+ * (the socket asks for them with NETLINK_EXT_ACK, and for capped acks with
+ * NETLINK_CAP_ACK so the kernel does not echo our request back).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/netlink.h>
+
+#include <linux/lm.h>
+
+#include "lm_nl.h"
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+struct lm_nl {
+	struct nl_sock *sock;
+	int family;
+
+	/* State of the request in flight, and its outcome. */
+	bool done;
+	int err;
+	char extack[256];
+	int extack_missing_type;
+	int extack_offset;
+};
+
+struct lm_nl_request {
+	struct lm_nl *nl;
+	/* Called for every reply carrying data; returns 0 or -errno. */
+	int (*parse)(struct nlmsghdr *nlh, void *arg);
+	void *arg;
+	unsigned int nr_replies;
+	/* First failure of parse(): reported once the request is over. */
+	int parse_err;
+};
+
+static void lm_nl_reset(struct lm_nl *nl)
+{
+	nl->done = false;
+	nl->err = 0;
+	nl->extack[0] = '\0';
+	nl->extack_missing_type = -1;
+	nl->extack_offset = -1;
+}
+
+/* Read the NLMSGERR_ATTR_* TLVs at @tlvs, @len bytes, of an ack or DONE. */
+static void lm_nl_parse_extack(struct lm_nl *nl, const struct nlmsghdr *nlh,
+			       const void *tlvs, long len)
+{
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS) || len <= 0)
+		return;
+	if (nla_parse(tb, NLMSGERR_ATTR_MAX, (struct nlattr *)tlvs, len, NULL))
+		return;
+	if (tb[NLMSGERR_ATTR_MSG])
+		nla_strlcpy(nl->extack, tb[NLMSGERR_ATTR_MSG],
+			    sizeof(nl->extack));
+	if (tb[NLMSGERR_ATTR_MISS_TYPE] &&
+	    nla_len(tb[NLMSGERR_ATTR_MISS_TYPE]) >= 4)
+		nl->extack_missing_type =
+			nla_get_u32(tb[NLMSGERR_ATTR_MISS_TYPE]);
+	if (tb[NLMSGERR_ATTR_OFFS] && nla_len(tb[NLMSGERR_ATTR_OFFS]) >= 4)
+		nl->extack_offset = nla_get_u32(tb[NLMSGERR_ATTR_OFFS]);
+}
+
+static int lm_nl_on_error(struct sockaddr_nl *who, struct nlmsgerr *e,
+			  void *arg)
+{
+	struct lm_nl_request *req = arg;
+	/* libnl hands us the payload; the header sits right before it. */
+	struct nlmsghdr *nlh = (struct nlmsghdr *)((char *)e - NLMSG_HDRLEN);
+	const char *end = (const char *)nlh + nlh->nlmsg_len;
+	const char *tlvs = (const char *)(e + 1);
+
+	(void)who;
+	/* Without NLM_F_CAPPED the kernel echoed our request's payload. */
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		tlvs += NLMSG_ALIGN(e->msg.nlmsg_len - NLMSG_HDRLEN);
+
+	req->nl->err = e->error;
+	lm_nl_parse_extack(req->nl, nlh, tlvs, end - tlvs);
+	req->nl->done = true;
+	return NL_STOP;
+}
+
+static int lm_nl_on_ack(struct nl_msg *msg, void *arg)
+{
+	struct lm_nl_request *req = arg;
+
+	(void)msg;
+	req->nl->done = true;
+	return NL_STOP;
+}
+
+/* End of a dump: NLMSG_DONE carries the dump's errno and maybe an extack. */
+static int lm_nl_on_finish(struct nl_msg *msg, void *arg)
+{
+	struct lm_nl_request *req = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	int err;
+
+	if (nlmsg_datalen(nlh) >= (int)sizeof(err)) {
+		memcpy(&err, nlmsg_data(nlh), sizeof(err));
+		req->nl->err = err;
+		lm_nl_parse_extack(req->nl, nlh,
+				   (char *)nlmsg_data(nlh) + NLMSG_ALIGN(sizeof(err)),
+				   nlmsg_datalen(nlh) - (long)NLMSG_ALIGN(sizeof(err)));
+	}
+	req->nl->done = true;
+	return NL_STOP;
+}
+
+static int lm_nl_on_reply(struct nl_msg *msg, void *arg)
+{
+	struct lm_nl_request *req = arg;
+	int err;
+
+	req->nr_replies++;
+	if (!req->parse || req->parse_err)
+		return NL_OK;
+	err = req->parse(nlmsg_hdr(msg), req->arg);
+	if (err)
+		req->parse_err = err;
+	/* Keep reading: a dump must be drained to its end either way. */
+	return NL_OK;
+}
+
+static int lm_nl_errno(int nlerr)
+{
+	switch (-nlerr) {
+	case NLE_NOMEM:
+		return -ENOMEM;
+	case NLE_PERM:
+		return -EPERM;
+	case NLE_AGAIN:
+		return -EAGAIN;
+	case NLE_INTR:
+		return -EINTR;
+	case NLE_MSGSIZE:
+		return -EMSGSIZE;
+	default:
+		return -EPROTO;
+	}
+}
+
+/* Send @msg (consumed) and collect its replies. Returns 0 or -errno. */
+static int lm_nl_transact(struct lm_nl *nl, struct nl_msg *msg,
+			  int (*parse)(struct nlmsghdr *, void *), void *arg,
+			  unsigned int *nr_replies)
+{
+	struct lm_nl_request req = {
+		.nl = nl,
+		.parse = parse,
+		.arg = arg,
+	};
+	struct nl_cb *cb;
+	int ret;
+
+	lm_nl_reset(nl);
+	cb = nl_cb_alloc(NL_CB_DEFAULT);
+	if (!cb) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, lm_nl_on_reply, &req);
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, lm_nl_on_ack, &req);
+	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, lm_nl_on_finish, &req);
+	nl_cb_err(cb, NL_CB_CUSTOM, lm_nl_on_error, &req);
+
+	ret = nl_send_auto(nl->sock, msg);
+	nlmsg_free(msg);
+	if (ret < 0) {
+		nl->err = lm_nl_errno(ret);
+		goto out_put_cb;
+	}
+
+	while (!nl->done) {
+		ret = nl_recvmsgs(nl->sock, cb);
+		if (ret < 0 && !nl->done) {
+			nl->err = lm_nl_errno(ret);
+			break;
+		}
+	}
+	if (!nl->err && req.parse_err)
+		nl->err = req.parse_err;
+	if (nr_replies)
+		*nr_replies = req.nr_replies;
+
+out_put_cb:
+	nl_cb_put(cb);
+	return nl->err;
+}
+
+static struct nl_msg *lm_nl_new_request(struct lm_nl *nl, uint8_t cmd,
+					int flags)
+{
+	struct nl_msg *msg = nlmsg_alloc();
+
+	if (!msg)
+		return NULL;
+	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0, flags,
+			 cmd, LM_GENL_VERSION)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+int lm_nl_open(struct lm_nl **nlp)
+{
+	int one = 1;
+	struct lm_nl *nl;
+	int ret;
+
+	nl = calloc(1, sizeof(*nl));
+	if (!nl)
+		return -ENOMEM;
+	lm_nl_reset(nl);
+
+	nl->sock = nl_socket_alloc();
+	if (!nl->sock) {
+		ret = -ENOMEM;
+		goto err_free_nl;
+	}
+	ret = genl_connect(nl->sock);
+	if (ret) {
+		ret = lm_nl_errno(ret);
+		goto err_free_sock;
+	}
+	/* Dump messages may exceed a page: let libnl size its buffer. */
+	nl_socket_enable_msg_peek(nl->sock);
+	/* Old kernels lack these options; errors then lose their text only. */
+	setsockopt(nl_socket_get_fd(nl->sock), SOL_NETLINK, NETLINK_EXT_ACK,
+		   &one, sizeof(one));
+	setsockopt(nl_socket_get_fd(nl->sock), SOL_NETLINK, NETLINK_CAP_ACK,
+		   &one, sizeof(one));
+
+	nl->family = genl_ctrl_resolve(nl->sock, LM_GENL_NAME);
+	if (nl->family < 0) {
+		ret = nl->family == -NLE_OBJ_NOTFOUND ? -ENOENT :
+			lm_nl_errno(nl->family);
+		goto err_free_sock;
+	}
+
+	*nlp = nl;
+	return 0;
+
+err_free_sock:
+	nl_socket_free(nl->sock);
+err_free_nl:
+	free(nl);
+	return ret;
+}
+
+void lm_nl_close(struct lm_nl *nl)
+{
+	if (!nl)
+		return;
+	nl_socket_free(nl->sock);
+	free(nl);
+}
+
+const char *lm_nl_extack(const struct lm_nl *nl)
+{
+	return nl->extack;
+}
+
+int lm_nl_extack_missing_type(const struct lm_nl *nl)
+{
+	return nl->extack_missing_type;
+}
+
+int lm_nl_extack_offset(const struct lm_nl *nl)
+{
+	return nl->extack_offset;
+}
+
+static struct nla_policy lm_nl_policy[LM_A_MAX + 1] = {
+	[LM_A_INFO_MODULE_VERSION]	= { .type = NLA_STRING },
+	[LM_A_INFO_WIRE_VERSION]	= { .type = NLA_U32 },
+	[LM_A_INFO_FEATURES]		= { .type = NLA_U64 },
+	[LM_A_INFO_KERNEL_RELEASE]	= { .type = NLA_STRING },
+	[LM_A_VM_ID]			= { .type = NLA_U32 },
+	[LM_A_VM_PID]			= { .type = NLA_U32 },
+	[LM_A_VM_OWNER_ALIVE]		= { .type = NLA_U8 },
+	[LM_A_VM_NR_VCPUS]		= { .type = NLA_U32 },
+	[LM_A_VM_MEMSLOTS]		= { .type = NLA_NESTED },
+};
+
+static struct nla_policy lm_nl_memslot_policy[LM_MEMSLOT_A_MAX + 1] = {
+	[LM_MEMSLOT_A_ID]		= { .type = NLA_U32 },
+	[LM_MEMSLOT_A_AS_ID]		= { .type = NLA_U32 },
+	[LM_MEMSLOT_A_GPA]		= { .type = NLA_U64 },
+	[LM_MEMSLOT_A_SIZE]		= { .type = NLA_U64 },
+	[LM_MEMSLOT_A_FLAGS]		= { .type = NLA_U32 },
+	[LM_MEMSLOT_A_HVA]		= { .type = NLA_U64 },
+};
+
+static int lm_nl_parse_info(struct nlmsghdr *nlh, void *arg)
+{
+	struct nlattr *tb[LM_A_MAX + 1];
+	struct lm_info *info = arg;
+
+	if (genlmsg_parse(nlh, 0, tb, LM_A_MAX, lm_nl_policy))
+		return -EPROTO;
+	if (!tb[LM_A_INFO_MODULE_VERSION] || !tb[LM_A_INFO_WIRE_VERSION] ||
+	    !tb[LM_A_INFO_FEATURES] || !tb[LM_A_INFO_KERNEL_RELEASE])
+		return -EPROTO;
+	nla_strlcpy(info->module_version, tb[LM_A_INFO_MODULE_VERSION],
+		    sizeof(info->module_version));
+	info->wire_version = nla_get_u32(tb[LM_A_INFO_WIRE_VERSION]);
+	info->features = nla_get_u64(tb[LM_A_INFO_FEATURES]);
+	nla_strlcpy(info->kernel_release, tb[LM_A_INFO_KERNEL_RELEASE],
+		    sizeof(info->kernel_release));
+	return 0;
+}
+
+int lm_nl_get_info(struct lm_nl *nl, struct lm_info *info)
+{
+	unsigned int nr_replies;
+	struct nl_msg *msg;
+	int ret;
+
+	memset(info, 0, sizeof(*info));
+	msg = lm_nl_new_request(nl, LM_CMD_GET_INFO, 0);
+	if (!msg)
+		return -ENOMEM;
+	ret = lm_nl_transact(nl, msg, lm_nl_parse_info, info, &nr_replies);
+	if (!ret && nr_replies != 1)
+		ret = -EPROTO;
+	return ret;
+}
+
+static int lm_nl_parse_vm_id(struct nlmsghdr *nlh, void *arg)
+{
+	struct nlattr *tb[LM_A_MAX + 1];
+	uint32_t *id = arg;
+
+	if (genlmsg_parse(nlh, 0, tb, LM_A_MAX, lm_nl_policy))
+		return -EPROTO;
+	if (!tb[LM_A_VM_ID])
+		return -EPROTO;
+	*id = nla_get_u32(tb[LM_A_VM_ID]);
+	return 0;
+}
+
+int lm_nl_attach(struct lm_nl *nl, int vm_fd, pid_t pid, uint32_t *id)
+{
+	unsigned int nr_replies;
+	struct nl_msg *msg;
+	int ret;
+
+	msg = lm_nl_new_request(nl, LM_CMD_ATTACH, 0);
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, LM_A_VM_FD, vm_fd) ||
+	    (pid && nla_put_u32(msg, LM_A_VM_PID, pid))) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	ret = lm_nl_transact(nl, msg, lm_nl_parse_vm_id, id, &nr_replies);
+	if (!ret && nr_replies != 1)
+		ret = -EPROTO;
+	return ret;
+}
+
+int lm_nl_detach(struct lm_nl *nl, uint32_t id)
+{
+	struct nl_msg *msg;
+
+	msg = lm_nl_new_request(nl, LM_CMD_DETACH, 0);
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, LM_A_VM_ID, id)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return lm_nl_transact(nl, msg, NULL, NULL, NULL);
+}
+
+static int lm_nl_parse_memslot(struct nlattr *nest, struct lm_memslot *slot)
+{
+	struct nlattr *tb[LM_MEMSLOT_A_MAX + 1];
+
+	if (nla_parse_nested(tb, LM_MEMSLOT_A_MAX, nest, lm_nl_memslot_policy))
+		return -EPROTO;
+	if (!tb[LM_MEMSLOT_A_ID] || !tb[LM_MEMSLOT_A_AS_ID] ||
+	    !tb[LM_MEMSLOT_A_GPA] || !tb[LM_MEMSLOT_A_SIZE] ||
+	    !tb[LM_MEMSLOT_A_FLAGS] || !tb[LM_MEMSLOT_A_HVA])
+		return -EPROTO;
+	slot->id = nla_get_u32(tb[LM_MEMSLOT_A_ID]);
+	slot->as_id = nla_get_u32(tb[LM_MEMSLOT_A_AS_ID]);
+	slot->gpa = nla_get_u64(tb[LM_MEMSLOT_A_GPA]);
+	slot->size = nla_get_u64(tb[LM_MEMSLOT_A_SIZE]);
+	slot->flags = nla_get_u32(tb[LM_MEMSLOT_A_FLAGS]);
+	slot->hva = nla_get_u64(tb[LM_MEMSLOT_A_HVA]);
+	return 0;
+}
+
+static int lm_nl_parse_vm(struct nlmsghdr *nlh, void *arg)
+{
+	struct lm_vm_list *list = arg;
+	struct nlattr *tb[LM_A_MAX + 1];
+	struct lm_memslot *slots;
+	struct lm_vm_info *vm;
+	struct nlattr *nest;
+	size_t nr_new = 0;
+	uint32_t id;
+	int rem, ret;
+
+	if (genlmsg_parse(nlh, 0, tb, LM_A_MAX, lm_nl_policy))
+		return -EPROTO;
+	if (!tb[LM_A_VM_ID])
+		return -EPROTO;
+	id = nla_get_u32(tb[LM_A_VM_ID]);
+
+	/* A continuation repeats the id of the VM it continues. */
+	if (list->nr_vms && list->vms[list->nr_vms - 1].id == id) {
+		vm = &list->vms[list->nr_vms - 1];
+	} else {
+		vm = realloc(list->vms, (list->nr_vms + 1) * sizeof(*vm));
+		if (!vm)
+			return -ENOMEM;
+		list->vms = vm;
+		vm = &list->vms[list->nr_vms++];
+		memset(vm, 0, sizeof(*vm));
+		vm->id = id;
+	}
+
+	if (tb[LM_A_VM_PID])
+		vm->pid = nla_get_u32(tb[LM_A_VM_PID]);
+	if (tb[LM_A_VM_OWNER_ALIVE])
+		vm->owner_alive = nla_get_u8(tb[LM_A_VM_OWNER_ALIVE]);
+	if (tb[LM_A_VM_NR_VCPUS])
+		vm->nr_vcpus = nla_get_u32(tb[LM_A_VM_NR_VCPUS]);
+	if (!tb[LM_A_VM_MEMSLOTS])
+		return 0;
+
+	nla_for_each_nested(nest, tb[LM_A_VM_MEMSLOTS], rem)
+		nr_new++;
+	if (!nr_new)
+		return 0;
+	slots = realloc(vm->memslots,
+			(vm->nr_memslots + nr_new) * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	vm->memslots = slots;
+	nla_for_each_nested(nest, tb[LM_A_VM_MEMSLOTS], rem) {
+		ret = lm_nl_parse_memslot(nest,
+					  &vm->memslots[vm->nr_memslots]);
+		if (ret)
+			return ret;
+		vm->nr_memslots++;
+	}
+	return 0;
+}
+
+int lm_nl_list(struct lm_nl *nl, bool one, uint32_t id,
+	       struct lm_vm_list *list)
+{
+	struct nl_msg *msg;
+
+	memset(list, 0, sizeof(*list));
+	msg = lm_nl_new_request(nl, LM_CMD_LIST, NLM_F_DUMP);
+	if (!msg)
+		return -ENOMEM;
+	if (one && nla_put_u32(msg, LM_A_VM_ID, id)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return lm_nl_transact(nl, msg, lm_nl_parse_vm, list, NULL);
+}
+
+void lm_vm_list_free(struct lm_vm_list *list)
+{
+	size_t i;
+
+	for (i = 0; i < list->nr_vms; i++)
+		free(list->vms[i].memslots);
+	free(list->vms);
+	memset(list, 0, sizeof(*list));
+}
+
+int lm_nl_request_raw(struct lm_nl *nl, uint8_t cmd, bool dump,
+		      const void *attrs, size_t len, unsigned int *nr_replies)
+{
+	struct nl_msg *msg;
+
+	msg = lm_nl_new_request(nl, cmd, dump ? NLM_F_DUMP : 0);
+	if (!msg)
+		return -ENOMEM;
+	if (len && nlmsg_append(msg, (void *)attrs, len, 0)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return lm_nl_transact(nl, msg, NULL, NULL, nr_replies);
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lm_nl: the lm generic netlink family, from userspace.
+ *
+ * This is the only interface between lm's userspace and libnl: lmctl and
+ * the selftests talk to the module through these calls and never see a
+ * libnl type. Every call returns 0 or a negative errno as the kernel sent it
+ * (not a libnl error code), and keeps what the kernel said about a failure
+ * (its extended ack) until the next call: see lm_nl_extack().
+ *
+ * Built into lmctl and, as liblmnl.a, into the selftests.
+ */
+#ifndef LM_NL_H
+#define LM_NL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct lm_nl;
+
+/*
+ * Open a generic netlink socket and resolve the "lm" family.
+ * Returns -ENOENT when the family does not exist (the module is not loaded).
+ */
+int lm_nl_open(struct lm_nl **nlp);
+void lm_nl_close(struct lm_nl *nl);
+
+/*
+ * The kernel's extack of the last failed call: its message ("" if it sent
+ * none), and, when it named them, the type of a missing attribute and the
+ * offset of the offending attribute in the request (-1 otherwise).
+ */
+const char *lm_nl_extack(const struct lm_nl *nl);
+int lm_nl_extack_missing_type(const struct lm_nl *nl);
+int lm_nl_extack_offset(const struct lm_nl *nl);
+
+struct lm_info {
+	char module_version[64];
+	uint32_t wire_version;
+	uint64_t features;		/* enum lm_feature bits */
+	char kernel_release[65];
+};
+
+int lm_nl_get_info(struct lm_nl *nl, struct lm_info *info);
+
+/*
+ * Attach the KVM VM behind @vm_fd (a descriptor in this process). @pid is
+ * the VMM owning the VM, or 0 when this process is the VMM.
+ */
+int lm_nl_attach(struct lm_nl *nl, int vm_fd, pid_t pid, uint32_t *id);
+int lm_nl_detach(struct lm_nl *nl, uint32_t id);
+
+struct lm_memslot {
+	uint32_t id;
+	uint32_t as_id;
+	uint64_t gpa;
+	uint64_t size;
+	uint32_t flags;			/* KVM_MEM_* */
+	uint64_t hva;
+};
+
+struct lm_vm_info {
+	uint32_t id;
+	uint32_t pid;			/* 0: not visible in our pid namespace */
+	bool owner_alive;
+	uint32_t nr_vcpus;
+	size_t nr_memslots;
+	struct lm_memslot *memslots;
+};
+
+struct lm_vm_list {
+	size_t nr_vms;
+	struct lm_vm_info *vms;
+};
+
+/*
+ * Dump the attached VMs (only VM @id when @one is set). Messages continuing
+ * a VM's memslot array are merged, so each VM appears once. Free the result
+ * with lm_vm_list_free(), also after a failure.
+ */
+int lm_nl_list(struct lm_nl *nl, bool one, uint32_t id,
+	       struct lm_vm_list *list);
+void lm_vm_list_free(struct lm_vm_list *list);
+
+/*
+ * Send command @cmd with @attrs (@len bytes of already encoded netlink
+ * attributes, possibly malformed on purpose) right after the generic
+ * netlink header, as a dump request if @dump. Replies are counted in
+ * *@nr_replies (may be NULL) and otherwise ignored. For tests of the
+ * kernel's input validation.
+ */
+int lm_nl_request_raw(struct lm_nl *nl, uint8_t cmd, bool dump,
+		      const void *attrs, size_t len, unsigned int *nr_replies);
+
+#endif /* LM_NL_H */

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lmctl: command table, option handling common to every subcommand, and
+ * error reporting.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lmctl.h"
+
+#define LMCTL_VERSION "0.1.0"
+
+static const struct lmctl_cmd lmctl_cmds[] = {
+	{
+		.name = "info",
+		.run = lmctl_cmd_info,
+		.usage = "",
+		.summary = "show the loaded module's version and features",
+		.help = "Print the module version, the migration wire protocol version,\n"
+			"the feature bits and the kernel release the module runs on.\n",
+	},
+	{
+		.name = "attach",
+		.run = lmctl_cmd_attach,
+		.usage = "--pid PID [--vm-fd N] | --fd N [--pid PID]",
+		.summary = "attach a running KVM virtual machine to lm",
+		.help = "  --pid PID    the VMM process; its KVM VM file descriptor (the one\n"
+			"               shown as anon_inode:kvm-vm in /proc/PID/fd) is found\n"
+			"               and duplicated with pidfd_getfd(2)\n"
+			"  --vm-fd N    with --pid, use the VMM's descriptor N (when the VMM\n"
+			"               has several VMs)\n"
+			"  --fd N       use lmctl's own descriptor N, inherited from the VMM;\n"
+			"               --pid then names the VMM owning the VM\n"
+			"Prints the VM id that names the VM in later commands.\n",
+	},
+	{
+		.name = "detach",
+		.run = lmctl_cmd_detach,
+		.usage = "--vm ID",
+		.summary = "detach a VM from lm",
+		.help = "  --vm ID      the VM id that attach printed\n"
+			"lm drops its reference on the VM; the VMM keeps running it.\n",
+	},
+	{
+		.name = "list",
+		.run = lmctl_cmd_list,
+		.usage = "[--vm ID]",
+		.summary = "list attached VMs with their vCPUs and memory slots",
+		.help = "  --vm ID      list only this VM\n"
+			"Shows, per VM, its id, the VMM's pid and whether it still runs,\n"
+			"the vCPU count and every memory slot: id, address space, guest\n"
+			"physical base, size, KVM flags and host virtual address.\n",
+	},
+};
+
+#define LMCTL_NR_CMDS (sizeof(lmctl_cmds) / sizeof(lmctl_cmds[0]))
+
+void lmctl_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("lmctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int lmctl_fail(struct lmctl *ctx, int err, const char *why,
+	       const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("lmctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (!why && (err == -EPERM || err == -EACCES))
+		why = "permission denied (lm requires CAP_NET_ADMIN)";
+	fprintf(stderr, ": %s\n", why ? why : strerror(-err));
+
+	if (ctx->nl && *lm_nl_extack(ctx->nl))
+		fprintf(stderr, "lmctl: kernel: %s\n", lm_nl_extack(ctx->nl));
+	else if (ctx->nl && lm_nl_extack_missing_type(ctx->nl) >= 0)
+		fprintf(stderr, "lmctl: kernel: missing attribute %d\n",
+			lm_nl_extack_missing_type(ctx->nl));
+	return LMCTL_EXIT_FAILURE;
+}
+
+static void lmctl_print_cmd_usage(FILE *out, const struct lmctl_cmd *cmd)
+{
+	fprintf(out, "usage: lmctl [-j] %s%s%s\n", cmd->name,
+		*cmd->usage ? " " : "", cmd->usage);
+}
+
+int lmctl_usage_error(struct lmctl *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("lmctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (ctx->cmd)
+		lmctl_print_cmd_usage(stderr, ctx->cmd);
+	else
+		fputs("Try 'lmctl --help'.\n", stderr);
+	return LMCTL_EXIT_USAGE;
+}
+
+bool lmctl_parse_u32(const char *s, uint32_t max, uint32_t *value)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*value = v;
+	return true;
+}
+
+struct lm_nl *lmctl_nl(struct lmctl *ctx)
+{
+	int ret;
+
+	if (ctx->nl)
+		return ctx->nl;
+	ret = lm_nl_open(&ctx->nl);
+	if (ret == -ENOENT) {
+		lmctl_err("the lm kernel module is not loaded (no generic netlink family \"lm\")");
+		return NULL;
+	}
+	if (ret) {
+		lmctl_err("cannot open a generic netlink socket: %s",
+			  strerror(-ret));
+		return NULL;
+	}
+	return ctx->nl;
+}
+
+static void lmctl_help(FILE *out)
+{
+	size_t i;
+
+	fputs("usage: lmctl [-j|--json] COMMAND [ARGS]\n"
+	      "       lmctl COMMAND --help\n"
+	      "\n"
+	      "Control lm, live migration of KVM virtual machines.\n"
+	      "\n"
+	      "Commands:\n", out);
+	for (i = 0; i < LMCTL_NR_CMDS; i++)
+		fprintf(out, "  %-10s %s\n", lmctl_cmds[i].name,
+			lmctl_cmds[i].summary);
+	fputs("\n"
+	      "Options:\n"
+	      "  -j, --json     print results as JSON\n"
+	      "  -h, --help     show this help, or a command's\n"
+	      "  -V, --version  show lmctl's version\n"
+	      "\n"
+	      "See lmctl(8).\n", out);
+}
+
+static void lmctl_cmd_help(const struct lmctl_cmd *cmd)
+{
+	lmctl_print_cmd_usage(stdout, cmd);
+	printf("\n%s.\n\n%s", cmd->summary, cmd->help);
+}
+
+static const struct lmctl_cmd *lmctl_find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < LMCTL_NR_CMDS; i++)
+		if (!strcmp(lmctl_cmds[i].name, name))
+			return &lmctl_cmds[i];
+	return NULL;
+}
+
+static bool lmctl_is_opt(const char *arg, const char *shrt, const char *lng)
+{
+	return !strcmp(arg, shrt) || !strcmp(arg, lng);
+}
+
+int main(int argc, char **argv)
+{
+	struct lmctl ctx = { 0 };
+	char **cmd_argv;
+	int cmd_argc = 0;
+	int i, ret;
+
+	json_init(&ctx.out, stdout);
+
+	/* Global options come before the command... */
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (lmctl_is_opt(argv[i], "-j", "--json")) {
+			ctx.json = true;
+		} else if (lmctl_is_opt(argv[i], "-h", "--help")) {
+			lmctl_help(stdout);
+			return LMCTL_EXIT_OK;
+		} else if (lmctl_is_opt(argv[i], "-V", "--version")) {
+			printf("lmctl %s\n", LMCTL_VERSION);
+			return LMCTL_EXIT_OK;
+		} else {
+			return lmctl_usage_error(&ctx, "unknown option '%s'",
+						 argv[i]);
+		}
+	}
+	if (i == argc) {
+		lmctl_help(stderr);
+		return LMCTL_EXIT_USAGE;
+	}
+	ctx.cmd = lmctl_find_cmd(argv[i]);
+	if (!ctx.cmd)
+		return lmctl_usage_error(&ctx, "unknown command '%s'", argv[i]);
+
+	/* ...and are accepted after it too, up to a "--". */
+	cmd_argv = calloc(argc - i + 1, sizeof(*cmd_argv));
+	if (!cmd_argv) {
+		lmctl_err("out of memory");
+		return LMCTL_EXIT_FAILURE;
+	}
+	cmd_argv[cmd_argc++] = argv[i];
+	for (i++; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			while (i < argc)
+				cmd_argv[cmd_argc++] = argv[i++];
+			break;
+		}
+		if (lmctl_is_opt(argv[i], "-j", "--json")) {
+			ctx.json = true;
+		} else if (lmctl_is_opt(argv[i], "-h", "--help")) {
+			lmctl_cmd_help(ctx.cmd);
+			free(cmd_argv);
+			return LMCTL_EXIT_OK;
+		} else {
+			cmd_argv[cmd_argc++] = argv[i];
+		}
+	}
+
+	ret = ctx.cmd->run(&ctx, cmd_argc, cmd_argv);
+
+	lm_nl_close(ctx.nl);
+	free(cmd_argv);
+	if (fflush(stdout) && ret == LMCTL_EXIT_OK) {
+		lmctl_err("writing output: %s", strerror(errno));
+		ret = LMCTL_EXIT_FAILURE;
+	}
+	return ret;
+}
