@@ -1,0 +1,78 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Judge a lab VM console log: print the tests' TAP output, every kernel
+# problem found, and one closing line "N passed, N failed". Exits non-zero
+# on any failed test, any kernel problem, and on a VM that did not reach
+# its end marker (timeout, hang or panic).
+#
+# Usage: checklog.sh CONSOLE_LOG [check|demo]
+#
+# Kernel problems are looked for only in kernel log lines (those carrying
+# a printk timestamp), so a test printing "WARNING:" does not trip them.
+set -euo pipefail
+
+log=${1:?usage: checklog.sh CONSOLE_LOG [check|demo]}
+mode=${2:-check}
+[[ -f $log ]] || { echo "checklog: $log not found" >&2; exit 2; }
+
+text=$(tr -d '\r' < "$log")
+passed=0 failed=0
+
+if [[ $mode == check ]]; then
+	echo "$text" | sed -n '/^==== lab: tests begin ====$/,/^==== lab: tests end ====$/p' |
+		sed '/^==== lab: tests/d'
+	summary=$(echo "$text" | grep -E '^lab: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' |
+		  tail -n 1 || true)
+	if [[ -n $summary ]]; then
+		read -r _ passed _ failed _ _ _ <<< "$summary"
+		failed=${failed%,}
+	else
+		echo "not ok - lab: the tests did not complete (no summary line)"
+		failed=$((failed + 1))
+	fi
+else
+	echo "$text" | sed -n '/^==== lab: demo begin ====$/,/^==== lab: demo end ====$/p'
+	if echo "$text" | grep -qx 'lab: demo exit status 0'; then
+		passed=$((passed + 1))
+	else
+		echo "not ok - lab: the demo failed"
+		failed=$((failed + 1))
+	fi
+fi
+
+if ! echo "$text" | grep -qx '==== lab: done ===='; then
+	echo "not ok - lab: the VM did not reach its end marker (timeout, hang or panic); see $log"
+	failed=$((failed + 1))
+fi
+
+# One problem per report: the lines following a report's first line
+# (its Call Trace, registers, modules list) belong to it.
+problems=$(echo "$text" | awk '
+	!/\[ *[0-9]+\.[0-9]+\] / { next }
+	{
+		msg = $0
+		sub(/^.*\[ *[0-9]+\.[0-9]+\] /, "", msg)
+	}
+	msg ~ /^(Kernel )?[Cc]ommand line:/ { next }
+	msg ~ /Oops|BUG:|WARNING:|Kernel panic|general protection fault|kernel BUG at|UBSAN:|KASAN:|KFENCE:|refcount_t|soft lockup|hard LOCKUP|blocked for more than [0-9]+ seconds|hung_task|rcu.*(stall|detected stalls)|list_(add|del) corruption|[Ll]eak/ {
+		if (msg ~ /^(RETBleed|Spectre|MDS|MMIO Stale Data|SRBDS|GDS|TAA|L1TF|Retbleed|Speculative|ITS|TSA|VMSCAPE|x86\/bugs):/)
+			next
+		print msg
+		in_report = NR
+		next
+	}
+	msg ~ /Call Trace:/ && (in_report == 0 || NR - in_report > 200) {
+		print msg
+		in_report = NR
+	}
+')
+if [[ -n $problems ]]; then
+	while IFS= read -r line; do
+		echo "not ok - kernel: $line"
+		failed=$((failed + 1))
+	done <<< "$problems"
+fi
+
+echo "$passed passed, $failed failed"
+(( failed == 0 ))

@@ -1,0 +1,194 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the lab VM's initramfs (cpio newc, gzip): busybox, the kvm modules
+# and their dependencies, veth, lm.ko, iproute2's ip with its libraries,
+# the programs, tests and benchmarks from the build directory, and /init.
+#
+# Usage: mkinitramfs.sh -k KVER -b BUILD -m LM_KO -o OUT [-t "TEST..."]
+#   -k  release of the lab kernel (its /lib/modules/KVER is used)
+#   -b  build directory holding bin/, tests/ and bench/
+#   -m  lm.ko to install as /lib/lm/lm.ko
+#   -o  initramfs to write
+#   -t  only install these tests (names as in BUILD/tests); default: all
+#
+# LAB_MODULES (environment) adds kernel modules loaded at boot, by name.
+set -euo pipefail
+
+lab=$(cd "$(dirname "$0")" && pwd)
+kver= build= lm_ko= out= tests=
+while getopts k:b:m:o:t: opt; do
+	case $opt in
+	k) kver=$OPTARG ;;
+	b) build=$OPTARG ;;
+	m) lm_ko=$OPTARG ;;
+	o) out=$OPTARG ;;
+	t) tests=$OPTARG ;;
+	*) exit 2 ;;
+	esac
+done
+if [[ -z $kver || -z $build || -z $lm_ko || -z $out ]]; then
+	echo "usage: $0 -k KVER -b BUILD -m LM_KO -o OUT [-t TESTS]" >&2
+	exit 2
+fi
+
+die() { echo "mkinitramfs: $*" >&2; exit 1; }
+
+moddir=/lib/modules/$kver
+[[ -f $moddir/modules.dep ]] || die "$moddir/modules.dep not found"
+[[ -f $lm_ko ]] || die "$lm_ko not found (build it with 'make module')"
+
+root=$(dirname "$out")/initramfs
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc,proc,sys,dev,tmp,root} \
+	 "$root"/{tests,bench,lib/lm,lib/lab}
+
+# --- busybox, with one link per applet at its usual place. Its ip applet
+# is left out: /usr/sbin/ip is the real iproute2 (netns, veth).
+cp /bin/busybox "$root/bin/busybox"
+while read -r applet; do
+	[[ ${applet##*/} == ip || ${applet##*/} == busybox ]] && continue
+	[[ -e $root/$applet ]] || ln -s /bin/busybox "$root/$applet"
+done < <("$root/bin/busybox" --list-full)
+
+# --- a dynamically linked program with its shared libraries and loader,
+# each at the path the loader looks for it.
+add_dynamic() {
+	local src=$1 dst=$2 lib
+	mkdir -p "$root/$(dirname "$dst")"
+	cp -L "$src" "$root/$dst"
+	while read -r lib; do
+		[[ -e $root/$lib ]] && continue
+		mkdir -p "$root/$(dirname "$lib")"
+		cp -L "$lib" "$root/$lib"
+	done < <(ldd "$src" | sed -n -e 's/.*=> \(\/[^ ]*\) .*/\1/p' \
+				     -e 's/^[[:space:]]*\(\/[^ ]*\) .*/\1/p')
+}
+
+ip=
+for cand in /usr/sbin/ip /sbin/ip /bin/ip; do
+	[[ -x $cand ]] && { ip=$cand; break; }
+done
+[[ -n $ip ]] || die "iproute2's ip not found"
+add_dynamic "$ip" /usr/sbin/ip
+ln -s /usr/sbin/ip "$root/sbin/ip"
+ln -s /usr/sbin/ip "$root/bin/ip"
+
+# --- kernel modules, with everything they depend on (modules.dep lists the
+# full dependency closure, the module needing them first), installed
+# uncompressed at their usual place so that modprobe works too, and listed
+# in load order in /lib/lab/modules.
+declare -A dep_of=() seen=()
+while IFS=: read -r mod deps; do
+	dep_of[$mod]=$deps
+done < "$moddir/modules.dep"
+
+find_module() {
+	local name=$1 mod
+	for mod in "${!dep_of[@]}"; do
+		local base=${mod##*/}
+		base=${base%%.ko*}
+		if [[ $base == "$name" || ${base//-/_} == "${name//-/_}" ]]; then
+			echo "$mod"
+			return 0
+		fi
+	done
+	return 1
+}
+
+uncompressed() {
+	local mod=$1
+	case $mod in
+	*.ko.xz)  echo "${mod%.xz}" ;;
+	*.ko.zst) echo "${mod%.zst}" ;;
+	*.ko.gz)  echo "${mod%.gz}" ;;
+	*)        echo "$mod" ;;
+	esac
+}
+
+install_module() {
+	local mod=$1 dst
+	dst=$root$moddir/$(uncompressed "$mod")
+	mkdir -p "$(dirname "$dst")"
+	case $mod in
+	*.ko.xz)  xz -dc "$moddir/$mod" > "$dst" ;;
+	*.ko.zst) zstd -qdc "$moddir/$mod" > "$dst" ;;
+	*.ko.gz)  gzip -dc "$moddir/$mod" > "$dst" ;;
+	*)        cp "$moddir/$mod" "$dst" ;;
+	esac
+}
+
+load_order=()
+add_module() {
+	local mod=$1 dep i
+	[[ -n ${seen[$mod]:-} ]] && return 0
+	local -a deps
+	read -r -a deps <<< "${dep_of[$mod]}"
+	# modules.dep lists direct dependencies before theirs: load from the end.
+	for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
+		add_module "${deps[i]}"
+	done
+	seen[$mod]=1
+	install_module "$mod"
+	load_order+=("$(uncompressed "$mod")")
+}
+
+for name in irqbypass kvm kvm-amd veth ${LAB_MODULES:-}; do
+	mod=$(find_module "$name") || die "module $name not in $moddir/modules.dep"
+	add_module "$mod"
+done
+printf '%s\n' "${load_order[@]}" > "$root/lib/lab/modules"
+for mod in "${load_order[@]}"; do
+	deps=
+	for dep in ${dep_of[$mod]:-}; do
+		deps="$deps $(uncompressed "$dep")"
+	done
+	echo "$mod:$deps"
+done > "$root$moddir/modules.dep"
+for f in modules.builtin modules.builtin.modinfo modules.order; do
+	[[ -f $moddir/$f ]] && cp "$moddir/$f" "$root$moddir/$f"
+done
+
+# --- lm, the programs, tests and benchmarks.
+cp "$lm_ko" "$root/lib/lm/lm.ko"
+
+copy_dir() {
+	local from=$1 to=$2 f
+	[[ -d $from ]] || return 0
+	for f in "$from"/*; do
+		[[ -f $f ]] && cp -p "$f" "$root/$to/"
+	done
+	return 0
+}
+copy_dir "$build/bin" usr/bin
+copy_dir "$build/bench" bench
+if [[ -n $tests ]]; then
+	for t in $tests; do
+		t=${t##*/}
+		[[ -f $build/tests/$t ]] || die "test $t not found in $build/tests"
+		cp -p "$build/tests/$t" "$root/tests/"
+	done
+else
+	copy_dir "$build/tests" tests
+fi
+
+install -m 0755 "$lab/init" "$root/init"
+install -m 0755 "$lab/demo.sh" "$root/usr/bin/lm-demo.sh"
+
+cat > "$root/etc/passwd" <<'PASSWD'
+root:x:0:0:root:/root:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+PASSWD
+cat > "$root/etc/group" <<'GROUP'
+root:x:0:
+nogroup:x:65534:
+GROUP
+echo "$kver" > "$root/lib/lab/kver"
+
+# The kernel opens /dev/console before /init runs; without the node /init
+# reopens it after mounting devtmpfs.
+mknod "$root/dev/console" c 5 1 2>/dev/null || true
+
+(cd "$root" && find . -print0 | LC_ALL=C sort -z |
+	cpio --null -o -H newc --owner=0:0 --quiet) | gzip -1 > "$out.tmp"
+mv "$out.tmp" "$out"

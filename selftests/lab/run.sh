@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the lab VM: the lab kernel under QEMU TCG with -cpu max (so that it
+# can run nested KVM guests) and an initramfs holding lm.ko, the kvm
+# modules, the tools and the tests.
+#
+# Usage: run.sh check|shell|demo
+#
+# Environment (all optional):
+#   BUILD         build directory (default: <repo>/build)
+#   LM_KO         module to test (default: <repo>/lm.ko)
+#   KVER          lab kernel release (default: selftests/lab/kver.sh)
+#   TESTS         space-separated test names: run only these
+#   LAB_TIMEOUT   seconds the whole VM may run (check: 780, demo: 600,
+#                 shell: unlimited)
+#   TEST_TIMEOUT  seconds each test may run (default 300)
+#   LAB_SMP, LAB_MEM  vCPUs and memory of the lab VM (default 2, 4G)
+#   LAB_APPEND    extra kernel command line
+#   LAB_VERBOSE   1: stream the whole console (check mode prints only
+#                 progress, then the TAP once the VM is done)
+#
+# The console is logged to $BUILD/lab/console.log; check and demo modes end
+# with checklog.sh's verdict on it.
+set -euo pipefail
+
+lab=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$lab/../.." && pwd)
+mode=${1:-check}
+BUILD=${BUILD:-$repo/build}
+LM_KO=${LM_KO:-$repo/lm.ko}
+KVER=${KVER:-$("$lab/kver.sh")}
+TEST_TIMEOUT=${TEST_TIMEOUT:-300}
+LAB_SMP=${LAB_SMP:-2}
+LAB_MEM=${LAB_MEM:-4G}
+LAB_VERBOSE=${LAB_VERBOSE:-0}
+
+case $mode in
+check)	LAB_TIMEOUT=${LAB_TIMEOUT:-780} ;;
+demo)	LAB_TIMEOUT=${LAB_TIMEOUT:-600} ;;
+shell)	LAB_TIMEOUT=${LAB_TIMEOUT:-0} ;;
+*)	echo "usage: $0 check|shell|demo" >&2; exit 2 ;;
+esac
+
+out=$BUILD/lab
+mkdir -p "$out"
+initrd=$out/initramfs.cpio.gz
+log=$out/console.log
+
+t0=$(date +%s)
+"$lab/mkinitramfs.sh" -k "$KVER" -b "$BUILD" -m "$LM_KO" -o "$initrd" \
+	${TESTS:+-t "$TESTS"}
+t1=$(date +%s)
+echo "lab: initramfs $(du -h "$initrd" | cut -f1) in $((t1 - t0))s;" \
+     "booting $KVER ($mode, ${LAB_SMP} cpus, $LAB_MEM," \
+     "limit ${LAB_TIMEOUT}s)"
+
+qemu=(qemu-system-x86_64
+	-accel tcg,thread=multi -cpu max -smp "$LAB_SMP" -m "$LAB_MEM"
+	-nodefaults -no-user-config -display none -serial mon:stdio
+	-no-reboot
+	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd"
+	-append "console=ttyS0 panic=-1 loglevel=7 printk.time=1 lmlab=$mode lmlab_timeout=$TEST_TIMEOUT ${LAB_APPEND:-}")
+
+status=0
+if [[ $mode == shell ]]; then
+	# Interactive: the terminal goes to the VM (Ctrl-A X quits QEMU).
+	if (( LAB_TIMEOUT > 0 )); then
+		timeout --foreground "$LAB_TIMEOUT" "${qemu[@]}" | tee "$log" || status=$?
+	else
+		"${qemu[@]}" | tee "$log" || status=$?
+	fi
+	exit "$status"
+fi
+
+if [[ $LAB_VERBOSE == 1 || $mode == demo ]]; then
+	filter=(cat)
+else
+	filter=(grep --line-buffered -E '^(# selftest: |lab: |==== lab)')
+fi
+timeout -k 10 "$LAB_TIMEOUT" "${qemu[@]}" < /dev/null |
+	tee "$log" | sed -u 's/\r$//' | { "${filter[@]}" || true; } ||
+	status=$?
+t2=$(date +%s)
+if (( status == 124 )); then
+	echo "lab: the VM did not finish within ${LAB_TIMEOUT}s, stopped"
+elif (( status != 0 )); then
+	echo "lab: qemu exited with status $status"
+fi
+echo "lab: VM ran $((t2 - t1))s; console log: $log"
+
+exec "$lab/checklog.sh" "$log" "$mode"
