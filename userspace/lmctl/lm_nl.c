@@ -480,7 +480,8 @@ int lm_nl_list(struct lm_nl *nl, bool one, uint32_t id,
 	struct nl_msg *msg;
 
 	memset(list, 0, sizeof(*list));
-	msg = lm_nl_new_request(nl, LM_CMD_LIST, NLM_F_DUMP);
+	/* One VM is asked for directly, which reports an unknown id. */
+	msg = lm_nl_new_request(nl, LM_CMD_LIST, one ? 0 : NLM_F_DUMP);
 	if (!msg)
 		return -ENOMEM;
 	if (one && nla_put_u32(msg, LM_A_VM_ID, id)) {

@@ -76,9 +76,10 @@ struct lm_vm_list {
 };
 
 /*
- * Dump the attached VMs (only VM @id when @one is set). Messages continuing
- * a VM's memslot array are merged, so each VM appears once. Free the result
- * with lm_vm_list_free(), also after a failure.
+ * List the attached VMs, or only VM @id when @one is set (-ENOENT when no
+ * VM has that id). Messages continuing a VM's memslot array are merged, so
+ * each VM appears once. Free the result with lm_vm_list_free(), also after
+ * a failure.
  */
 int lm_nl_list(struct lm_nl *nl, bool one, uint32_t id,
 	       struct lm_vm_list *list);
