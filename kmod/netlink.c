@@ -8,6 +8,7 @@
  * request is rejected before a handler runs.
  */
 
+#include "dirty/dirty.h"
 #include "netlink.h"
 #include "version.h"
 #include "vm.h"
@@ -20,8 +21,6 @@
 #include <linux/sched/mm.h>
 #include <linux/utsname.h>
 #include <net/genetlink.h>
-
-static struct genl_family lm_genl_family;
 
 static const struct nla_policy attach_policy[LM_A_MAX + 1] = {
 	[LM_A_VM_FD]	= { .type = NLA_U32 },
@@ -46,7 +45,8 @@ static int get_info(struct sk_buff *skb, struct genl_info *info)
 		goto err_free_reply;
 	if (nla_put_string(reply, LM_A_INFO_MODULE_VERSION, LM_MODULE_VERSION) ||
 	    nla_put_u32(reply, LM_A_INFO_WIRE_VERSION, LM_WIRE_VERSION) ||
-	    nla_put_u64_64bit(reply, LM_A_INFO_FEATURES, LM_FEATURE_ATTACH,
+	    nla_put_u64_64bit(reply, LM_A_INFO_FEATURES,
+			      LM_FEATURE_ATTACH | LM_FEATURE_DIRTY_TRACK,
 			      LM_A_PAD) ||
 	    nla_put_string(reply, LM_A_INFO_KERNEL_RELEASE,
 			   init_utsname()->release))
@@ -362,9 +362,38 @@ static const struct genl_ops lm_genl_ops[] = {
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
 	},
+	{
+		.cmd	= LM_CMD_TRACK_START,
+		.doit	= lm_dirty_nl_start,
+		.policy	= vm_id_policy,
+		.maxattr = LM_A_MAX,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LM_CMD_TRACK_SYNC,
+		.doit	= lm_dirty_nl_sync,
+		.policy	= vm_id_policy,
+		.maxattr = LM_A_MAX,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LM_CMD_TRACK_GET,
+		.start	= lm_dirty_nl_get_start,
+		.dumpit	= lm_dirty_nl_get_dump,
+		.policy	= vm_id_policy,
+		.maxattr = LM_A_MAX,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LM_CMD_TRACK_STOP,
+		.doit	= lm_dirty_nl_stop,
+		.policy	= vm_id_policy,
+		.maxattr = LM_A_MAX,
+		.flags	= GENL_ADMIN_PERM,
+	},
 };
 
-static struct genl_family lm_genl_family __ro_after_init = {
+struct genl_family lm_genl_family __ro_after_init = {
 	.name		= LM_GENL_NAME,
 	.version	= LM_GENL_VERSION,
 	.maxattr	= LM_A_MAX,

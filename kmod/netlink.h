@@ -2,6 +2,11 @@
 #ifndef _LM_NETLINK_H
 #define _LM_NETLINK_H
 
+#include <net/genetlink.h>
+
+/* The "lm" family, for the parts that build their own replies. */
+extern struct genl_family lm_genl_family;
+
 int lm_genl_init(void);
 void lm_genl_uninit(void);
 

@@ -3,6 +3,7 @@
  * Attached VMs: the id table and the lifetime of struct lm_vm (see vm.h).
  */
 
+#include "dirty/dirty.h"
 #include "vm.h"
 
 #include <linux/atomic.h>
@@ -130,6 +131,7 @@ static void vm_teardown(struct lm_vm *vm)
 {
 	mutex_lock(&vm->lock);
 	vm->dead = true;
+	lm_dirty_teardown(vm);
 	mutex_unlock(&vm->lock);
 	lm_vm_put(vm);
 }

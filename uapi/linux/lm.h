@@ -68,10 +68,69 @@
  *   Memslots come in address-space, then guest-physical order. In a dump,
  *   a VM with more memslots than fit in one message is continued in the
  *   next message with the same LM_A_VM_ID; readers merge them.
+ *
+ * Dirty tracking (LM_FEATURE_DIRTY_TRACK; Documentation/dirty-tracking.rst)
+ *
+ * A tracking session counts rounds: TRACK_START opens round 0, each
+ * TRACK_SYNC closes the current round and reports the guest pages written
+ * in it, that is since the previous TRACK_SYNC (or TRACK_START). A page
+ * written by the guest is reported in the round it was written in or, if
+ * written while a round was being harvested, in that round or the next.
+ * Reports may include pages that were not written (a whole slot that
+ * changed, see LM_TRACK_SLOT_*), never miss one the guest wrote.
+ *
+ * LM_CMD_TRACK_START
+ *   Request: LM_A_VM_ID (required).
+ *   Turns KVM dirty logging on for every memslot of the VM. Fails with
+ *   -EBUSY if tracking already runs on the VM, -EOPNOTSUPP if the VMM
+ *   enabled KVM's dirty ring (KVM_CAP_DIRTY_LOG_RING), -ESRCH if the VMM
+ *   has exited, -ENOENT for an unknown or detached VM.
+ *
+ * LM_CMD_TRACK_SYNC
+ *   Request: LM_A_VM_ID (required).
+ *   Harvests one round: KVM's dirty log of every slot is read and the pages
+ *   write-protected again in the same step. Fails with -ENOENT when no
+ *   tracking runs and -ESRCH once the VMM has exited. A failed round loses
+ *   nothing: the next successful round reports every slot wholly dirty.
+ *   Reply:   LM_A_VM_ID
+ *            LM_A_TRACK_ROUND        NLA_U64, the round just closed (1, 2..)
+ *            LM_A_TRACK_PAGES        NLA_U64, pages in all current slots
+ *            LM_A_TRACK_DIRTY        NLA_U64, pages dirty in this round
+ *            LM_A_TRACK_HARVEST_NS   NLA_U64, time spent harvesting KVM's
+ *                                    logs and counting, in nanoseconds
+ *            LM_A_TRACK_MANUAL_PROTECT NLA_U8, 1 if the VMM had enabled
+ *                                    KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2
+ *            LM_A_TRACK_SLOTS        NLA_NESTED, an array of nests, one per
+ *                                    memslot (and per slot deleted in this
+ *                                    round), each with LM_TRACK_SLOT_A_*:
+ *              LM_TRACK_SLOT_A_ID     NLA_U32, slot id within its space
+ *              LM_TRACK_SLOT_A_AS_ID  NLA_U32, address space
+ *              LM_TRACK_SLOT_A_GFN    NLA_U64, first guest frame number
+ *              LM_TRACK_SLOT_A_PAGES  NLA_U64, pages in the slot
+ *              LM_TRACK_SLOT_A_DIRTY  NLA_U64, pages dirty in this round
+ *              LM_TRACK_SLOT_A_STATE  NLA_U32, enum lm_track_slot_state
+ *
+ * LM_CMD_TRACK_GET (dump)
+ *   Request: LM_A_VM_ID (required).
+ *   Dumps the dirty pages of the last round closed by TRACK_SYNC (-ENODATA
+ *   before the first one). Each message holds LM_A_VM_ID, LM_A_TRACK_ROUND,
+ *   LM_A_TRACK_SLOT (one nest of LM_TRACK_SLOT_A_*) and LM_A_TRACK_RUNS
+ *   (NLA_BINARY): an array of struct lm_gfn_run, in ascending order. A slot
+ *   with more runs than fit in one message continues in the next message
+ *   with the same slot. If a TRACK_SYNC or TRACK_STOP intervenes, the dump
+ *   is flagged NLM_F_DUMP_INTR (or ends with -ENOENT) and must be redone.
+ *
+ * LM_CMD_TRACK_STOP
+ *   Request: LM_A_VM_ID (required).
+ *   Ends tracking: logging is turned off again on the slots lm turned it on
+ *   (slots the VMM logs itself are left as they are). -ENOENT when no
+ *   tracking runs. DETACH and module unload stop tracking implicitly.
  */
 
 #ifndef _UAPI_LINUX_LM_H
 #define _UAPI_LINUX_LM_H
+
+#include <linux/types.h>
 
 #define LM_GENL_NAME		"lm"
 #define LM_GENL_VERSION		1
@@ -85,6 +144,10 @@ enum lm_cmd {
 	LM_CMD_ATTACH,
 	LM_CMD_DETACH,
 	LM_CMD_LIST,
+	LM_CMD_TRACK_START,
+	LM_CMD_TRACK_SYNC,
+	LM_CMD_TRACK_GET,
+	LM_CMD_TRACK_STOP,
 	__LM_CMD_MAX
 };
 #define LM_CMD_MAX (__LM_CMD_MAX - 1)
@@ -92,6 +155,7 @@ enum lm_cmd {
 /* Bits of LM_A_INFO_FEATURES: what this build of the module can do. */
 enum lm_feature {
 	LM_FEATURE_ATTACH	= 1 << 0,
+	LM_FEATURE_DIRTY_TRACK	= 1 << 1,
 };
 
 enum lm_attr {
@@ -107,6 +171,14 @@ enum lm_attr {
 	LM_A_VM_OWNER_ALIVE,
 	LM_A_VM_NR_VCPUS,
 	LM_A_VM_MEMSLOTS,
+	LM_A_TRACK_ROUND,
+	LM_A_TRACK_PAGES,
+	LM_A_TRACK_DIRTY,
+	LM_A_TRACK_HARVEST_NS,
+	LM_A_TRACK_MANUAL_PROTECT,
+	LM_A_TRACK_SLOTS,
+	LM_A_TRACK_SLOT,
+	LM_A_TRACK_RUNS,
 	__LM_A_MAX
 };
 #define LM_A_MAX (__LM_A_MAX - 1)
@@ -123,5 +195,46 @@ enum lm_memslot_attr {
 	__LM_MEMSLOT_A_MAX
 };
 #define LM_MEMSLOT_A_MAX (__LM_MEMSLOT_A_MAX - 1)
+
+enum lm_track_slot_attr {
+	LM_TRACK_SLOT_A_UNSPEC,
+	LM_TRACK_SLOT_A_PAD,
+	LM_TRACK_SLOT_A_ID,
+	LM_TRACK_SLOT_A_AS_ID,
+	LM_TRACK_SLOT_A_GFN,
+	LM_TRACK_SLOT_A_PAGES,
+	LM_TRACK_SLOT_A_DIRTY,
+	LM_TRACK_SLOT_A_STATE,
+	__LM_TRACK_SLOT_A_MAX
+};
+#define LM_TRACK_SLOT_A_MAX (__LM_TRACK_SLOT_A_MAX - 1)
+
+/*
+ * How a memslot was tracked in a round (LM_TRACK_SLOT_A_STATE).
+ *
+ * LOGGED      harvested from KVM's dirty log: exactly the pages written.
+ * NEW         created, moved, or re-flagged by the VMM (losing the logging
+ *             flag) since the previous round: every page is reported dirty
+ *             and the slot is logged from now on.
+ * VMM_LOGGED  the VMM itself turned logging on for this slot and harvests
+ *             it; lm leaves its log alone and reports every page dirty in
+ *             every round.
+ * READONLY    a KVM_MEM_READONLY slot: the guest cannot write it; never
+ *             dirty.
+ * REMOVED     deleted by the VMM in this round; reported once, no pages.
+ */
+enum lm_track_slot_state {
+	LM_TRACK_SLOT_LOGGED,
+	LM_TRACK_SLOT_NEW,
+	LM_TRACK_SLOT_VMM_LOGGED,
+	LM_TRACK_SLOT_READONLY,
+	LM_TRACK_SLOT_REMOVED,
+};
+
+/* An element of LM_A_TRACK_RUNS: npages dirty pages from frame gfn on. */
+struct lm_gfn_run {
+	__u64 gfn;
+	__u64 npages;
+};
 
 #endif /* _UAPI_LINUX_LM_H */
