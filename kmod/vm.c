@@ -114,6 +114,8 @@ struct lm_vm *lm_vm_attach(struct file *file, struct pid *owner,
 		goto err_unlock;
 	}
 	vm->id = ret;
+	/* The caller's reference; the one from kref_init() is the table's. */
+	kref_get(&vm->ref);
 	mutex_unlock(&vm_idr_lock);
 	return vm;
 
