@@ -515,3 +515,199 @@ int lm_nl_request_raw(struct lm_nl *nl, uint8_t cmd, bool dump,
 	}
 	return lm_nl_transact(nl, msg, NULL, NULL, nr_replies);
 }
+
+/* Dirty tracking */
+
+static struct nla_policy lm_nl_track_slot_policy[LM_TRACK_SLOT_A_MAX + 1] = {
+	[LM_TRACK_SLOT_A_ID]	= { .type = NLA_U32 },
+	[LM_TRACK_SLOT_A_AS_ID]	= { .type = NLA_U32 },
+	[LM_TRACK_SLOT_A_GFN]	= { .type = NLA_U64 },
+	[LM_TRACK_SLOT_A_PAGES]	= { .type = NLA_U64 },
+	[LM_TRACK_SLOT_A_DIRTY]	= { .type = NLA_U64 },
+	[LM_TRACK_SLOT_A_STATE]	= { .type = NLA_U32 },
+};
+
+static int lm_nl_track_simple(struct lm_nl *nl, uint8_t cmd, uint32_t id)
+{
+	struct nl_msg *msg;
+
+	msg = lm_nl_new_request(nl, cmd, 0);
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, LM_A_VM_ID, id)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return lm_nl_transact(nl, msg, NULL, NULL, NULL);
+}
+
+int lm_nl_track_start(struct lm_nl *nl, uint32_t id)
+{
+	return lm_nl_track_simple(nl, LM_CMD_TRACK_START, id);
+}
+
+int lm_nl_track_stop(struct lm_nl *nl, uint32_t id)
+{
+	return lm_nl_track_simple(nl, LM_CMD_TRACK_STOP, id);
+}
+
+static int lm_nl_parse_track_slot(struct nlattr *nest,
+				  struct lm_track_slot *slot)
+{
+	struct nlattr *tb[LM_TRACK_SLOT_A_MAX + 1];
+
+	if (nla_parse_nested(tb, LM_TRACK_SLOT_A_MAX, nest,
+			     lm_nl_track_slot_policy))
+		return -EPROTO;
+	if (!tb[LM_TRACK_SLOT_A_ID] || !tb[LM_TRACK_SLOT_A_AS_ID] ||
+	    !tb[LM_TRACK_SLOT_A_GFN] || !tb[LM_TRACK_SLOT_A_PAGES] ||
+	    !tb[LM_TRACK_SLOT_A_DIRTY] || !tb[LM_TRACK_SLOT_A_STATE])
+		return -EPROTO;
+	slot->id = nla_get_u32(tb[LM_TRACK_SLOT_A_ID]);
+	slot->as_id = nla_get_u32(tb[LM_TRACK_SLOT_A_AS_ID]);
+	slot->gfn = nla_get_u64(tb[LM_TRACK_SLOT_A_GFN]);
+	slot->pages = nla_get_u64(tb[LM_TRACK_SLOT_A_PAGES]);
+	slot->dirty = nla_get_u64(tb[LM_TRACK_SLOT_A_DIRTY]);
+	slot->state = nla_get_u32(tb[LM_TRACK_SLOT_A_STATE]);
+	return 0;
+}
+
+/* Append one slot to a growing array. */
+static int lm_nl_add_track_slot(struct nlattr *nest,
+				struct lm_track_slot **slots, size_t *nr)
+{
+	struct lm_track_slot *grown;
+
+	grown = realloc(*slots, (*nr + 1) * sizeof(**slots));
+	if (!grown)
+		return -ENOMEM;
+	*slots = grown;
+	if (lm_nl_parse_track_slot(nest, &grown[*nr]))
+		return -EPROTO;
+	(*nr)++;
+	return 0;
+}
+
+static int lm_nl_parse_track_round(struct nlmsghdr *nlh, void *arg)
+{
+	struct lm_track_round *round = arg;
+	struct nlattr *tb[LM_A_MAX + 1];
+	struct nlattr *nest;
+	int rem, ret;
+
+	if (genlmsg_parse(nlh, 0, tb, LM_A_MAX, NULL))
+		return -EPROTO;
+	if (!tb[LM_A_VM_ID] || !tb[LM_A_TRACK_ROUND] ||
+	    !tb[LM_A_TRACK_PAGES] || !tb[LM_A_TRACK_DIRTY] ||
+	    !tb[LM_A_TRACK_HARVEST_NS] || !tb[LM_A_TRACK_SLOTS])
+		return -EPROTO;
+	round->vm_id = nla_get_u32(tb[LM_A_VM_ID]);
+	round->round = nla_get_u64(tb[LM_A_TRACK_ROUND]);
+	round->pages = nla_get_u64(tb[LM_A_TRACK_PAGES]);
+	round->dirty = nla_get_u64(tb[LM_A_TRACK_DIRTY]);
+	round->harvest_ns = nla_get_u64(tb[LM_A_TRACK_HARVEST_NS]);
+	if (tb[LM_A_TRACK_MANUAL_PROTECT])
+		round->manual_protect = nla_get_u8(tb[LM_A_TRACK_MANUAL_PROTECT]);
+	nla_for_each_nested(nest, tb[LM_A_TRACK_SLOTS], rem) {
+		ret = lm_nl_add_track_slot(nest, &round->slots,
+					   &round->nr_slots);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int lm_nl_track_sync(struct lm_nl *nl, uint32_t id,
+		     struct lm_track_round *round)
+{
+	unsigned int nr_replies;
+	struct nl_msg *msg;
+	int ret;
+
+	memset(round, 0, sizeof(*round));
+	msg = lm_nl_new_request(nl, LM_CMD_TRACK_SYNC, 0);
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, LM_A_VM_ID, id)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	ret = lm_nl_transact(nl, msg, lm_nl_parse_track_round, round,
+			     &nr_replies);
+	if (!ret && nr_replies != 1)
+		ret = -EPROTO;
+	return ret;
+}
+
+void lm_track_round_free(struct lm_track_round *round)
+{
+	free(round->slots);
+	memset(round, 0, sizeof(*round));
+}
+
+static int lm_nl_parse_track_dirty(struct nlmsghdr *nlh, void *arg)
+{
+	struct lm_track_dirty *dirty = arg;
+	struct nlattr *tb[LM_A_MAX + 1];
+	struct lm_track_slot slot;
+	struct lm_gfn_run *runs;
+	size_t n;
+	int ret;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		return -EAGAIN;
+	if (genlmsg_parse(nlh, 0, tb, LM_A_MAX, NULL))
+		return -EPROTO;
+	if (!tb[LM_A_TRACK_ROUND] || !tb[LM_A_TRACK_SLOT] ||
+	    !tb[LM_A_TRACK_RUNS])
+		return -EPROTO;
+	dirty->round = nla_get_u64(tb[LM_A_TRACK_ROUND]);
+
+	/* A slot continued from the previous message is not repeated. */
+	if (lm_nl_parse_track_slot(tb[LM_A_TRACK_SLOT], &slot))
+		return -EPROTO;
+	if (!dirty->nr_slots || dirty->slots[dirty->nr_slots - 1].id != slot.id ||
+	    dirty->slots[dirty->nr_slots - 1].as_id != slot.as_id) {
+		ret = lm_nl_add_track_slot(tb[LM_A_TRACK_SLOT], &dirty->slots,
+					   &dirty->nr_slots);
+		if (ret)
+			return ret;
+	}
+
+	if (nla_len(tb[LM_A_TRACK_RUNS]) % sizeof(*runs))
+		return -EPROTO;
+	n = nla_len(tb[LM_A_TRACK_RUNS]) / sizeof(*runs);
+	if (!n)
+		return 0;
+	runs = realloc(dirty->runs, (dirty->nr_runs + n) * sizeof(*runs));
+	if (!runs)
+		return -ENOMEM;
+	dirty->runs = runs;
+	memcpy(&runs[dirty->nr_runs], nla_data(tb[LM_A_TRACK_RUNS]),
+	       n * sizeof(*runs));
+	dirty->nr_runs += n;
+	return 0;
+}
+
+int lm_nl_track_get(struct lm_nl *nl, uint32_t id,
+		    struct lm_track_dirty *dirty)
+{
+	struct nl_msg *msg;
+
+	memset(dirty, 0, sizeof(*dirty));
+	msg = lm_nl_new_request(nl, LM_CMD_TRACK_GET, NLM_F_DUMP);
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, LM_A_VM_ID, id)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return lm_nl_transact(nl, msg, lm_nl_parse_track_dirty, dirty, NULL);
+}
+
+void lm_track_dirty_free(struct lm_track_dirty *dirty)
+{
+	free(dirty->runs);
+	free(dirty->slots);
+	memset(dirty, 0, sizeof(*dirty));
+}

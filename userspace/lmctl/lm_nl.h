@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <linux/lm.h>
+
 struct lm_nl;
 
 /*
@@ -94,5 +96,52 @@ void lm_vm_list_free(struct lm_vm_list *list);
  */
 int lm_nl_request_raw(struct lm_nl *nl, uint8_t cmd, bool dump,
 		      const void *attrs, size_t len, unsigned int *nr_replies);
+
+/*
+ * Dirty tracking (LM_CMD_TRACK_*). A round's report: totals and, per
+ * memslot, what it contributed (state is enum lm_track_slot_state).
+ */
+struct lm_track_slot {
+	uint32_t id;
+	uint32_t as_id;
+	uint64_t gfn;
+	uint64_t pages;
+	uint64_t dirty;
+	uint32_t state;
+};
+
+struct lm_track_round {
+	uint32_t vm_id;
+	uint64_t round;
+	uint64_t pages;
+	uint64_t dirty;
+	uint64_t harvest_ns;
+	bool manual_protect;
+	size_t nr_slots;
+	struct lm_track_slot *slots;
+};
+
+/* The dirty pages of a round, as runs of frames in ascending slot order. */
+struct lm_track_dirty {
+	uint64_t round;
+	size_t nr_runs;
+	struct lm_gfn_run *runs;
+	size_t nr_slots;
+	struct lm_track_slot *slots;
+};
+
+int lm_nl_track_start(struct lm_nl *nl, uint32_t id);
+int lm_nl_track_stop(struct lm_nl *nl, uint32_t id);
+/* Close a round; free the report with lm_track_round_free(), always. */
+int lm_nl_track_sync(struct lm_nl *nl, uint32_t id,
+		     struct lm_track_round *round);
+void lm_track_round_free(struct lm_track_round *round);
+/*
+ * The last synced round's dirty pages (-EAGAIN if a sync or stop cut the
+ * dump short). Free with lm_track_dirty_free(), always.
+ */
+int lm_nl_track_get(struct lm_nl *nl, uint32_t id,
+		    struct lm_track_dirty *dirty);
+void lm_track_dirty_free(struct lm_track_dirty *dirty);
 
 #endif /* LM_NL_H */
