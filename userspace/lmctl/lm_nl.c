@@ -26,6 +26,9 @@
 
 #include "lm_nl.h"
 
+/* Asked for; the kernel caps it at net.core.rmem_max (208 KiB default). */
+#define LM_NL_RCVBUF (1 << 20)
+
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
 #endif
@@ -148,6 +151,7 @@ static int lm_nl_errno(int nlerr)
 {
 	switch (-nlerr) {
 	case NLE_NOMEM:
+		/* Also what libnl makes of ENOBUFS: replies were dropped. */
 		return -ENOMEM;
 	case NLE_PERM:
 		return -EPERM;
@@ -246,8 +250,14 @@ int lm_nl_open(struct lm_nl **nlp)
 		ret = lm_nl_errno(ret);
 		goto err_free_sock;
 	}
-	/* Dump messages may exceed a page: let libnl size its buffer. */
+	/*
+	 * Replies may exceed a page: let libnl size its buffer. A big reply
+	 * also needs room in the socket's receive queue for the ack behind
+	 * it, which the kernel drops (and we get -ENOBUFS) when the queue is
+	 * over its limit: libnl's default of 32 KiB is too small.
+	 */
 	nl_socket_enable_msg_peek(nl->sock);
+	nl_socket_set_buffer_size(nl->sock, LM_NL_RCVBUF, 0);
 	/* Old kernels lack these options; errors then lose their text only. */
 	setsockopt(nl_socket_get_fd(nl->sock), SOL_NETLINK, NETLINK_EXT_ACK,
 		   &one, sizeof(one));
@@ -367,6 +377,7 @@ int lm_nl_attach(struct lm_nl *nl, int vm_fd, pid_t pid, uint32_t *id)
 {
 	unsigned int nr_replies;
 	struct nl_msg *msg;
+	uint32_t new_id;
 	int ret;
 
 	msg = lm_nl_new_request(nl, LM_CMD_ATTACH, 0);
@@ -377,9 +388,11 @@ int lm_nl_attach(struct lm_nl *nl, int vm_fd, pid_t pid, uint32_t *id)
 		nlmsg_free(msg);
 		return -ENOMEM;
 	}
-	ret = lm_nl_transact(nl, msg, lm_nl_parse_vm_id, id, &nr_replies);
+	ret = lm_nl_transact(nl, msg, lm_nl_parse_vm_id, &new_id, &nr_replies);
 	if (!ret && nr_replies != 1)
 		ret = -EPROTO;
+	if (!ret && id)
+		*id = new_id;
 	return ret;
 }
 
@@ -474,14 +487,13 @@ static int lm_nl_parse_vm(struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-int lm_nl_list(struct lm_nl *nl, bool one, uint32_t id,
-	       struct lm_vm_list *list)
+static int lm_nl_list_request(struct lm_nl *nl, int flags, bool one,
+			      uint32_t id, struct lm_vm_list *list)
 {
 	struct nl_msg *msg;
 
-	memset(list, 0, sizeof(*list));
-	/* One VM is asked for directly, which reports an unknown id. */
-	msg = lm_nl_new_request(nl, LM_CMD_LIST, one ? 0 : NLM_F_DUMP);
+	lm_vm_list_free(list);
+	msg = lm_nl_new_request(nl, LM_CMD_LIST, flags);
 	if (!msg)
 		return -ENOMEM;
 	if (one && nla_put_u32(msg, LM_A_VM_ID, id)) {
@@ -489,6 +501,29 @@ int lm_nl_list(struct lm_nl *nl, bool one, uint32_t id,
 		return -ENOMEM;
 	}
 	return lm_nl_transact(nl, msg, lm_nl_parse_vm, list, NULL);
+}
+
+/*
+ * Only a dump splits a VM's memslots over as many messages as they need,
+ * so one VM is listed with a dump too. A dump narrowed to an unknown id is
+ * merely empty: the plain request then gets the kernel's own verdict.
+ */
+int lm_nl_list(struct lm_nl *nl, bool one, uint32_t id,
+	       struct lm_vm_list *list)
+{
+	int ret;
+
+	memset(list, 0, sizeof(*list));
+	ret = lm_nl_list_request(nl, NLM_F_DUMP, one, id, list);
+	if (ret || !one || list->nr_vms)
+		return ret;
+	return lm_nl_list_request(nl, 0, true, id, list);
+}
+
+int lm_nl_list_get(struct lm_nl *nl, uint32_t id, struct lm_vm_list *list)
+{
+	memset(list, 0, sizeof(*list));
+	return lm_nl_list_request(nl, 0, true, id, list);
 }
 
 void lm_vm_list_free(struct lm_vm_list *list)

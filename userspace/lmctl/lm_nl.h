@@ -49,7 +49,8 @@ int lm_nl_get_info(struct lm_nl *nl, struct lm_info *info);
 
 /*
  * Attach the KVM VM behind @vm_fd (a descriptor in this process). @pid is
- * the VMM owning the VM, or 0 when this process is the VMM.
+ * the VMM owning the VM, or 0 when this process is the VMM. The VM's id
+ * goes to *@id (may be NULL).
  */
 int lm_nl_attach(struct lm_nl *nl, int vm_fd, pid_t pid, uint32_t *id);
 int lm_nl_detach(struct lm_nl *nl, uint32_t id);
@@ -85,6 +86,8 @@ struct lm_vm_list {
  */
 int lm_nl_list(struct lm_nl *nl, bool one, uint32_t id,
 	       struct lm_vm_list *list);
+/* LIST of VM @id as a plain request (not a dump), for tests of that form. */
+int lm_nl_list_get(struct lm_nl *nl, uint32_t id, struct lm_vm_list *list);
 void lm_vm_list_free(struct lm_vm_list *list);
 
 /*
