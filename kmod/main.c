@@ -10,6 +10,7 @@
 #include "netlink.h"
 #include "version.h"
 #include "vm.h"
+#include "xfer/xfer.h"
 
 #include <linux/init.h>
 #include <linux/lm.h>
@@ -24,14 +25,20 @@ static int __init lm_mod_init(void)
 	if (ret)
 		return ret;
 
+	ret = lm_xfer_init();
+	if (ret)
+		goto err_uninit_vm;
+
 	/* Last: once the family is registered, commands can arrive. */
 	ret = lm_genl_init();
 	if (ret)
-		goto err_uninit_vm;
+		goto err_uninit_xfer;
 
 	pr_info("version %s loaded\n", LM_MODULE_VERSION);
 	return 0;
 
+err_uninit_xfer:
+	lm_xfer_uninit();
 err_uninit_vm:
 	lm_vm_uninit();
 	return ret;
@@ -41,6 +48,8 @@ static void __exit lm_mod_exit(void)
 {
 	/* Unregistering waits for commands in flight; then no new ones come. */
 	lm_genl_uninit();
+	lm_xfer_uninit();
+	/* Detaches every VM, which ends their transfers. */
 	lm_vm_uninit();
 	pr_info("unloaded\n");
 }

@@ -9,6 +9,7 @@
  */
 
 #include "dirty/dirty.h"
+#include "xfer/xfer.h"
 #include "netlink.h"
 #include "version.h"
 #include "vm.h"
@@ -46,7 +47,8 @@ static int get_info(struct sk_buff *skb, struct genl_info *info)
 	if (nla_put_string(reply, LM_A_INFO_MODULE_VERSION, LM_MODULE_VERSION) ||
 	    nla_put_u32(reply, LM_A_INFO_WIRE_VERSION, LM_WIRE_VERSION) ||
 	    nla_put_u64_64bit(reply, LM_A_INFO_FEATURES,
-			      LM_FEATURE_ATTACH | LM_FEATURE_DIRTY_TRACK,
+			      LM_FEATURE_ATTACH | LM_FEATURE_DIRTY_TRACK |
+			      LM_FEATURE_MIGRATE,
 			      LM_A_PAD) ||
 	    nla_put_string(reply, LM_A_INFO_KERNEL_RELEASE,
 			   init_utsname()->release))
@@ -391,6 +393,54 @@ static const struct genl_ops lm_genl_ops[] = {
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
 	},
+	{
+		.cmd	= LM_CMD_LISTEN,
+		.doit	= lm_xfer_nl_listen,
+		.policy	= lm_xfer_listen_policy,
+		.maxattr = LM_A_MAX,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LM_CMD_MIGRATE,
+		.doit	= lm_xfer_nl_migrate,
+		.policy	= lm_xfer_migrate_policy,
+		.maxattr = LM_A_MAX,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LM_CMD_SWITCHOVER,
+		.doit	= lm_xfer_nl_switchover,
+		.policy	= lm_xfer_switchover_policy,
+		.maxattr = LM_A_MAX,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LM_CMD_COMPLETE,
+		.doit	= lm_xfer_nl_complete,
+		.policy	= lm_xfer_complete_policy,
+		.maxattr = LM_A_MAX,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LM_CMD_CANCEL,
+		.doit	= lm_xfer_nl_cancel,
+		.policy	= lm_xfer_vm_policy,
+		.maxattr = LM_A_MAX,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LM_CMD_STATUS,
+		.doit	= lm_xfer_nl_status,
+		.policy	= lm_xfer_vm_policy,
+		.maxattr = LM_A_MAX,
+		.flags	= GENL_ADMIN_PERM,
+	},
+};
+
+/* Transfer progress (LM_CMD_EVENT); admin only, like the commands. */
+static const struct genl_multicast_group lm_genl_mcgrps[] = {
+	[LM_GENL_MCGRP_XFER] = { .name = LM_MCGRP_XFER_NAME,
+				 .flags = GENL_UNS_ADMIN_PERM },
 };
 
 struct genl_family lm_genl_family __ro_after_init = {
@@ -403,6 +453,8 @@ struct genl_family lm_genl_family __ro_after_init = {
 	.parallel_ops	= true,
 	.ops		= lm_genl_ops,
 	.n_ops		= ARRAY_SIZE(lm_genl_ops),
+	.mcgrps		= lm_genl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(lm_genl_mcgrps),
 };
 
 int __init lm_genl_init(void)

@@ -7,6 +7,11 @@
 /* The "lm" family, for the parts that build their own replies. */
 extern struct genl_family lm_genl_family;
 
+/* Indexes of the family's multicast groups. */
+enum lm_genl_mcgrp {
+	LM_GENL_MCGRP_XFER,
+};
+
 int lm_genl_init(void);
 void lm_genl_uninit(void);
 

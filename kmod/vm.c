@@ -4,6 +4,7 @@
  */
 
 #include "dirty/dirty.h"
+#include "xfer/xfer.h"
 #include "vm.h"
 
 #include <linux/atomic.h>
@@ -133,6 +134,8 @@ static void vm_teardown(struct lm_vm *vm)
 {
 	mutex_lock(&vm->lock);
 	vm->dead = true;
+	/* The transfer first: live migration reads the dirty bitmaps. */
+	lm_xfer_teardown(vm);
 	lm_dirty_teardown(vm);
 	mutex_unlock(&vm->lock);
 	lm_vm_put(vm);

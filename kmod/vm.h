@@ -27,6 +27,7 @@ struct kvm;
 struct pid;
 struct netlink_ext_ack;
 struct lm_dirty;
+struct lm_xfer;
 
 struct lm_vm {
 	u32 id;
@@ -42,6 +43,8 @@ struct lm_vm {
 	bool dead;
 	/* Dirty tracking state while TRACK_START is in force, under lock. */
 	struct lm_dirty *dirty;
+	/* The current or last migration of this VM, under lock. */
+	struct lm_xfer *xfer;
 };
 
 int lm_vm_init(void);

@@ -125,6 +125,80 @@
  *   Ends tracking: logging is turned off again on the slots lm turned it on
  *   (slots the VMM logs itself are left as they are). -ENOENT when no
  *   tracking runs. DETACH and module unload stop tracking implicitly.
+ *
+ * Migration (LM_FEATURE_MIGRATE; Documentation/protocol.rst)
+ *
+ * A transfer moves one attached VM over TCP, in the network namespace of
+ * the requesting socket, to or from a peer lm. lm moves memory; the VMM's
+ * CPU and device state travels as an opaque blob that lmctl obtains from
+ * the source VMM and hands to the destination VMM, by file descriptor. The
+ * netlink socket that sent LISTEN or MIGRATE owns the transfer: when it is
+ * closed (the tool exited or was killed) the transfer is cancelled. One
+ * transfer per VM; a finished one stays visible to STATUS until the next.
+ *
+ * LM_CMD_LISTEN (destination)
+ *   Request: LM_A_VM_ID          (required) a VM whose VMM created memory
+ *                                and vCPUs but runs nothing yet
+ *            LM_A_XFER_ADDR      (required) NLA_BINARY, 4 (IPv4) or 16
+ *                                (IPv6) bytes in network order
+ *            LM_A_XFER_PORT      (required) NLA_U16, 0 picks a free port
+ *            LM_A_XFER_STATE_FD  (required) NLA_U32, a regular file opened
+ *                                for writing: receives the state blob
+ *            LM_A_XFER_RECV_METHOD NLA_U32, enum lm_xfer_recv_method
+ *   Reply:   LM_A_VM_ID, LM_A_XFER_PORT (the bound port).
+ *   Accepts one connection; pages land straight in guest memory. After
+ *   COMMIT the phase is LM_PHASE_COMMIT: the tool loads the state into the
+ *   VMM, resumes it and reports the outcome with COMPLETE.
+ *
+ * LM_CMD_MIGRATE (source)
+ *   Request: LM_A_VM_ID, LM_A_XFER_ADDR, LM_A_XFER_PORT (required),
+ *            LM_A_XFER_MODE      NLA_U32, enum lm_wire_mode (default quick)
+ *            LM_A_XFER_SEND_METHOD NLA_U32, enum lm_xfer_send_method
+ *   Connects, handshakes and sends CONFIG; a destination that refuses ends
+ *   the transfer in LM_PHASE_FAILED with LM_A_XFER_REASON and its message.
+ *   Then (after the pre-copy rounds in live mode) the phase is
+ *   LM_PHASE_WAIT_SWITCHOVER: the tool pauses the VM, saves its state and
+ *   sends SWITCHOVER.
+ *
+ * LM_CMD_SWITCHOVER (source)
+ *   Request: LM_A_VM_ID, LM_A_XFER_STATE_FD (required): the VM is paused
+ *            and the file (opened for reading) holds its state blob.
+ *   -EINVAL unless the transfer waits for it. The remaining memory, the
+ *   state and COMMIT are sent; LM_PHASE_DONE once the destination
+ *   acknowledged. After COMMIT the source must stay paused unless the
+ *   transfer failed with a reason the destination sent (ABORT).
+ *
+ * LM_CMD_COMPLETE (destination)
+ *   Request: LM_A_VM_ID (required), LM_A_XFER_REASON (NLA_U32, 0 or
+ *            absent: the VMM loaded the state and runs the VM; otherwise
+ *            enum lm_wire_reason, sent to the source in ABORT).
+ *
+ * LM_CMD_CANCEL
+ *   Request: LM_A_VM_ID (required). Stops the transfer; the peer sees the
+ *   connection close. -ENOENT when none runs.
+ *
+ * LM_CMD_STATUS
+ *   Request: LM_A_VM_ID (required). -ENOENT if the VM never had a transfer.
+ *   Reply:   LM_A_VM_ID
+ *            LM_A_XFER_ROLE        NLA_U32, enum lm_wire_role
+ *            LM_A_XFER_MODE        NLA_U32
+ *            LM_A_XFER_PHASE       NLA_U32, enum lm_xfer_phase
+ *            LM_A_XFER_ROUND       NLA_U32
+ *            LM_A_XFER_PAGES       NLA_U64, pages sent/received
+ *            LM_A_XFER_ZERO_PAGES  NLA_U64, of which zero (no data)
+ *            LM_A_XFER_TOTAL_PAGES NLA_U64, guest memory in pages
+ *            LM_A_XFER_BYTES       NLA_U64, wire bytes both ways
+ *            LM_A_XFER_STATE_SIZE  NLA_U64
+ *            LM_A_XFER_ELAPSED_NS  NLA_U64, since LISTEN/MIGRATE
+ *            LM_A_XFER_STOPCOPY_NS NLA_U64, source: SWITCHOVER to ACK
+ *            LM_A_XFER_CPU_NS      NLA_U64, CPU time of the transfer thread
+ *            LM_A_XFER_REASON      NLA_U32, enum lm_wire_reason (failed)
+ *            LM_A_XFER_ERRNO       NLA_U32, positive errno (failed)
+ *            LM_A_XFER_MESSAGE     NLA_NUL_STRING, why it failed
+ *
+ * LM_CMD_EVENT
+ *   Not a request: sent to the multicast group LM_MCGRP_XFER_NAME ("xfer")
+ *   at every phase change and round end, with the attributes of STATUS.
  */
 
 #ifndef _UAPI_LINUX_LM_H
@@ -148,6 +222,13 @@ enum lm_cmd {
 	LM_CMD_TRACK_SYNC,
 	LM_CMD_TRACK_GET,
 	LM_CMD_TRACK_STOP,
+	LM_CMD_LISTEN,
+	LM_CMD_MIGRATE,
+	LM_CMD_SWITCHOVER,
+	LM_CMD_COMPLETE,
+	LM_CMD_CANCEL,
+	LM_CMD_STATUS,
+	LM_CMD_EVENT,
 	__LM_CMD_MAX
 };
 #define LM_CMD_MAX (__LM_CMD_MAX - 1)
@@ -156,6 +237,7 @@ enum lm_cmd {
 enum lm_feature {
 	LM_FEATURE_ATTACH	= 1 << 0,
 	LM_FEATURE_DIRTY_TRACK	= 1 << 1,
+	LM_FEATURE_MIGRATE	= 1 << 2,
 };
 
 enum lm_attr {
@@ -179,6 +261,26 @@ enum lm_attr {
 	LM_A_TRACK_SLOTS,
 	LM_A_TRACK_SLOT,
 	LM_A_TRACK_RUNS,
+	LM_A_XFER_ADDR,
+	LM_A_XFER_PORT,
+	LM_A_XFER_MODE,
+	LM_A_XFER_STATE_FD,
+	LM_A_XFER_SEND_METHOD,
+	LM_A_XFER_RECV_METHOD,
+	LM_A_XFER_ROLE,
+	LM_A_XFER_PHASE,
+	LM_A_XFER_ROUND,
+	LM_A_XFER_PAGES,
+	LM_A_XFER_ZERO_PAGES,
+	LM_A_XFER_TOTAL_PAGES,
+	LM_A_XFER_BYTES,
+	LM_A_XFER_STATE_SIZE,
+	LM_A_XFER_ELAPSED_NS,
+	LM_A_XFER_STOPCOPY_NS,
+	LM_A_XFER_CPU_NS,
+	LM_A_XFER_REASON,
+	LM_A_XFER_ERRNO,
+	LM_A_XFER_MESSAGE,
 	__LM_A_MAX
 };
 #define LM_A_MAX (__LM_A_MAX - 1)
@@ -235,6 +337,46 @@ enum lm_track_slot_state {
 struct lm_gfn_run {
 	__u64 gfn;
 	__u64 npages;
+};
+
+/* Multicast group of LM_CMD_EVENT. */
+#define LM_MCGRP_XFER_NAME	"xfer"
+
+/* Phases of a transfer (LM_A_XFER_PHASE), in the order they happen. */
+enum lm_xfer_phase {
+	LM_PHASE_NONE,
+	LM_PHASE_LISTENING,		/* destination: waiting for the source */
+	LM_PHASE_CONNECTING,		/* source: connecting */
+	LM_PHASE_HANDSHAKE,
+	LM_PHASE_CONFIG,		/* layout sent / being checked */
+	LM_PHASE_PRECOPY,		/* live: rounds while the guest runs */
+	LM_PHASE_WAIT_SWITCHOVER,	/* source: waiting for SWITCHOVER */
+	LM_PHASE_STOPCOPY,		/* memory of the paused guest */
+	LM_PHASE_STATE,			/* the state blob */
+	LM_PHASE_COMMIT,		/* waiting for the resume verdict */
+	LM_PHASE_DONE,
+	LM_PHASE_FAILED,
+};
+
+/*
+ * How the source hands pages to TCP (LM_A_XFER_SEND_METHOD); the default
+ * is the fastest measured (Documentation/performance.rst). The others are
+ * kept for measurement.
+ */
+enum lm_xfer_send_method {
+	LM_SEND_DEFAULT,
+	LM_SEND_SENDPAGE,	/* pinned pages by reference (sendpage) */
+	LM_SEND_COPY,		/* pinned pages copied into socket buffers */
+	LM_SEND_ZEROCOPY,	/* MSG_ZEROCOPY over a bio_vec, own completion */
+	__LM_SEND_MAX
+};
+
+/* How the destination lands pages in guest memory (LM_A_XFER_RECV_METHOD). */
+enum lm_xfer_recv_method {
+	LM_RECV_DEFAULT,
+	LM_RECV_PIN,		/* pin the guest pages, receive into them */
+	LM_RECV_USER,		/* receive into the VMM's user addresses */
+	__LM_RECV_MAX
 };
 
 #endif /* _UAPI_LINUX_LM_H */

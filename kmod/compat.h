@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The few kernel interfaces lm uses that changed after 6.1, the target
+ * release. Everything version-dependent goes through here, so that the
+ * rest of the module reads as if written for one kernel.
+ */
+#ifndef _LM_COMPAT_H
+#define _LM_COMPAT_H
+
+#include <linux/bvec.h>
+#include <linux/net.h>
+#include <linux/socket.h>
+#include <linux/uio.h>
+#include <linux/version.h>
+
+/*
+ * Queue @len bytes of @page at @offset on a stream socket by reference:
+ * TCP takes its own page reference and transmits the page as it is then.
+ * 6.5 replaced ->sendpage with sendmsg(MSG_SPLICE_PAGES) over a bio_vec.
+ * Returns the bytes queued or a negative errno.
+ */
+static inline int lm_sock_sendpage(struct socket *sock, struct page *page,
+				   int offset, size_t len, int flags)
+{
+#ifdef MSG_SPLICE_PAGES
+	struct bio_vec bvec;
+	struct msghdr msg = { .msg_flags = flags | MSG_SPLICE_PAGES };
+
+	bvec_set_page(&bvec, page, len, offset);
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bvec, 1, len);
+	return sock_sendmsg(sock, &msg);
+#else
+	return kernel_sendpage(sock, page, offset, len, flags);
+#endif
+}
+
+/*
+ * struct msghdr has msg_ubuf (a caller-owned zero-copy completion) since
+ * 6.0, before the oldest release lm supports; in 6.7 struct ubuf_info's
+ * callback moved into an ops table. The MSG_ZEROCOPY send method is built
+ * where the callback is still a plain member.
+ */
+#if KERNEL_VERSION(6, 7, 0) > LINUX_VERSION_CODE
+#define LM_HAVE_MSG_UBUF 1
+#else
+#define LM_HAVE_MSG_UBUF 0
+#endif
+
+#endif /* _LM_COMPAT_H */

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The transfer engine's insides, shared by the files of kmod/xfer/.
+ *
+ * A transfer (struct lm_xfer) is one migration of one attached VM, as its
+ * source or its destination. It is created by MIGRATE or LISTEN and runs in
+ * its own kthread, which owns the socket and adopts the VMM's address space
+ * to reach guest memory by the VMM's own addresses. The netlink commands
+ * that drive the phases (SWITCHOVER, COMPLETE, CANCEL) only set fields under
+ * x->lock and wake the thread; STATUS and the events read a snapshot.
+ *
+ * Lifetime: vm->xfer (under vm->lock) owns the transfer. It is destroyed
+ * when the VM is detached or a new transfer replaces a finished one:
+ * destruction cancels, then kthread_stop()s the thread, which always ends
+ * by releasing its socket, its files and the VMM's mm.
+ */
+#ifndef _LM_XFER_INTERNAL_H
+#define _LM_XFER_INTERNAL_H
+
+#include <linux/lm.h>
+#include <linux/lm_wire.h>
+#include <linux/mutex.h>
+#include <linux/socket.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+struct file;
+struct genl_info;
+struct netlink_ext_ack;
+struct sk_buff;
+struct lm_vm;
+struct mm_struct;
+struct net;
+struct page;
+struct socket;
+struct task_struct;
+
+/* A guest memory slot as the transfer sees it, fixed at its start. */
+struct lm_xfer_slot {
+	u32 as_id;
+	u32 flags;		/* LM_WIRE_SLOT_* */
+	u64 gpa;
+	u64 npages;
+	unsigned long hva;	/* in the VMM's address space */
+	u64 first;		/* index of its first page among all slots */
+};
+
+struct lm_xfer_layout {
+	u32 nr_vcpus;
+	u32 nr_slots;
+	u64 total_pages;
+	struct lm_xfer_slot *slots;
+};
+
+/* What STATUS and the events report; a consistent copy under x->lock. */
+struct lm_xfer_stats {
+	u32 phase;		/* enum lm_xfer_phase */
+	u32 round;
+	u64 pages;		/* pages sent or received, all rounds */
+	u64 zero_pages;		/* of which as zero runs */
+	u64 bytes;		/* wire bytes, both directions */
+	u64 total_pages;
+	u64 state_size;
+	u32 reason;		/* enum lm_wire_reason of a failure */
+	int err;		/* negative errno of a failure */
+	u64 elapsed_ns;
+	u64 stopcopy_ns;	/* switchover to COMMIT acknowledged */
+	u64 cpu_ns;		/* CPU time of the transfer thread */
+	char message[128];
+};
+
+struct lm_xfer {
+	struct lm_vm *vm;	/* our reference */
+	struct net *net;	/* our reference; of the requesting socket */
+	u32 portid;		/* netlink socket that started it */
+	u32 role;		/* enum lm_wire_role */
+	u32 mode;		/* enum lm_wire_mode */
+	u32 send_method;	/* enum lm_xfer_send_method */
+	u32 recv_method;	/* enum lm_xfer_recv_method */
+	struct sockaddr_storage addr;
+	struct task_struct *task;
+
+	/* Sockets, published so that cancelling can shut them down. */
+	struct mutex sock_lock;
+	struct socket *sock;
+	struct socket *listen_sock;
+
+	spinlock_t lock;	/* the fields below */
+	wait_queue_head_t wait;
+	/* State blob: read from (source) or written to (destination). */
+	struct file *state_file;
+	bool switchover;	/* source: SWITCHOVER came, the VM is paused */
+	bool completed;		/* destination: COMPLETE came */
+	u32 complete_reason;	/* its verdict: 0 = resumed */
+	u32 cancel_reason;	/* non-zero: stop as soon as possible */
+	struct lm_xfer_stats stats;
+
+	/* Thread-private from here on. */
+	u64 start_ns;
+	u64 switchover_ns;
+	struct mm_struct *mm;	/* the VMM's, with mm_users held */
+	struct lm_xfer_layout layout;
+	u32 tx_seq;
+	u32 rx_seq;
+	bool abort_sent;
+	void *buf;		/* LM_XFER_BUF_SIZE bytes of scratch */
+	struct page **pages;	/* LM_WIRE_MAX_BATCH_PAGES pointers */
+	unsigned long *covered;	/* destination: pages received, per page */
+	/* Source: the MSG_ZEROCOPY completion, if that method is used. */
+	void *zc;
+};
+
+/* Scratch: a whole STATE chunk with its header fits. */
+#define LM_XFER_BUF_SIZE	(LM_WIRE_MAX_STATE_CHUNK + 64)
+/* How long a peer may stay silent, and lmctl may take for its part. */
+#define LM_XFER_TIMEOUT		(60 * HZ)
+#define LM_XFER_CONNECT_TIMEOUT	(10 * HZ)
+
+/* core.c */
+struct lm_xfer *lm_xfer_alloc(struct lm_vm *vm, struct genl_info *info,
+			      u32 role);
+void lm_xfer_free(struct lm_xfer *x);
+int lm_xfer_start(struct lm_vm *vm, struct lm_xfer *x, struct lm_xfer **old,
+		  struct netlink_ext_ack *extack);
+struct lm_xfer *lm_xfer_of(struct lm_vm *vm, struct genl_info *info);
+void lm_xfer_cancel_vm(struct lm_vm *vm, u32 reason);
+bool lm_xfer_running(struct lm_xfer *x);
+void lm_xfer_finish_error(struct lm_xfer *x, int err);
+void lm_xfer_set_phase(struct lm_xfer *x, u32 phase);
+void lm_xfer_fail(struct lm_xfer *x, int err, u32 reason, const char *fmt, ...)
+	__printf(4, 5);
+void lm_xfer_account(struct lm_xfer *x, u64 pages, u64 zero_pages, u64 bytes);
+void lm_xfer_notify(struct lm_xfer *x);
+u32 lm_xfer_cancelled(struct lm_xfer *x);
+int lm_xfer_publish_sock(struct lm_xfer *x, struct socket *sock,
+			 bool listening);
+void lm_xfer_release_socks(struct lm_xfer *x);
+int lm_xfer_thread_setup(struct lm_xfer *x);
+void lm_xfer_thread_cleanup(struct lm_xfer *x);
+int lm_xfer_fill_stats(struct sk_buff *skb, struct lm_xfer *x);
+
+/* layout.c */
+int lm_xfer_layout_read(struct lm_xfer *x);
+void lm_xfer_layout_free(struct lm_xfer_layout *layout);
+size_t lm_xfer_config_size(const struct lm_xfer_layout *layout);
+void lm_xfer_config_encode(const struct lm_xfer_layout *layout, u32 mode,
+			   void *buf);
+int lm_xfer_config_check(struct lm_xfer *x, const void *buf, size_t len,
+			 u32 *detail, char *msg, size_t msg_len);
+
+/* wire.c */
+u32 lm_wire_crc(const void *buf, size_t len);
+int lm_wire_send(struct lm_xfer *x, u16 type, const void *payload,
+		 size_t len, bool more);
+int lm_wire_send_pages_desc(struct lm_xfer *x, const void *desc,
+			    size_t desc_len, size_t data);
+const char *lm_wire_type_name(u16 type);
+int lm_wire_expect_abort(struct lm_xfer *x, const struct lm_wire_hdr *hdr);
+int lm_wire_send_abort(struct lm_xfer *x, u32 reason, u32 detail,
+		       const char *message);
+int lm_wire_recv_exact(struct lm_xfer *x, void *buf, size_t len);
+int lm_wire_recv_hdr(struct lm_xfer *x, struct lm_wire_hdr *hdr);
+int lm_wire_recv_payload(struct lm_xfer *x, const struct lm_wire_hdr *hdr,
+			 void *buf, size_t size);
+int lm_wire_expect(struct lm_xfer *x, u16 type, void *buf, size_t size,
+		   size_t *len);
+int lm_wire_handshake_source(struct lm_xfer *x);
+int lm_wire_handshake_destination(struct lm_xfer *x);
+
+/* pages_tx.c */
+int lm_xfer_tx_init(struct lm_xfer *x);
+void lm_xfer_tx_uninit(struct lm_xfer *x);
+int lm_xfer_send_slot(struct lm_xfer *x, u32 index, bool data_crc);
+
+/* pages_rx.c */
+int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr);
+
+/* source.c, destination.c: the thread functions. */
+int lm_xfer_source_thread(void *data);
+int lm_xfer_destination_thread(void *data);
+
+#endif /* _LM_XFER_INTERNAL_H */

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The VM's layout: its memory slots and vCPU count, read once when a
+ * transfer starts, sent as CONFIG by the source and checked against its
+ * own by the destination. Only slots the VMM created are moved; KVM's
+ * private slots (id >= KVM_USER_MEM_SLOTS) belong to each host's KVM.
+ */
+
+#include "internal.h"
+#include "vm.h"
+
+#include <linux/kvm_host.h>
+#include <linux/slab.h>
+
+static bool layout_wanted(const struct kvm_memory_slot *slot)
+{
+	return slot->id < KVM_USER_MEM_SLOTS && slot->npages;
+}
+
+int lm_xfer_layout_read(struct lm_xfer *x)
+{
+	struct lm_xfer_layout *layout = &x->layout;
+	struct kvm *kvm = x->vm->kvm;
+	struct kvm_memory_slot *slot;
+	u32 n = 0, as_id;
+	int bkt, idx, ret = 0;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	for (as_id = 0; as_id < KVM_ADDRESS_SPACE_NUM; as_id++)
+		kvm_for_each_memslot(slot, bkt, __kvm_memslots(kvm, as_id))
+			n += layout_wanted(slot);
+	if (!n || n > LM_WIRE_MAX_SLOTS) {
+		lm_xfer_fail(x, -EINVAL, LM_WIRE_REASON_INTERNAL,
+			     "The VM has %u memory slots (1 to %u supported)",
+			     n, LM_WIRE_MAX_SLOTS);
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	layout->slots = kcalloc(n, sizeof(*layout->slots), GFP_KERNEL);
+	if (!layout->slots) {
+		lm_xfer_fail(x, -ENOMEM, LM_WIRE_REASON_INTERNAL,
+			     "Out of memory");
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+
+	/* Address space, then guest-physical order: the gfn tree's order. */
+	for (as_id = 0; as_id < KVM_ADDRESS_SPACE_NUM; as_id++) {
+		struct kvm_memslots *slots = __kvm_memslots(kvm, as_id);
+		struct rb_node *node;
+
+		for (node = rb_first(&slots->gfn_tree); node;
+		     node = rb_next(node)) {
+			struct lm_xfer_slot *s;
+
+			slot = container_of(node, struct kvm_memory_slot,
+					    gfn_node[slots->node_idx]);
+			if (!layout_wanted(slot) || layout->nr_slots == n)
+				continue;
+			s = &layout->slots[layout->nr_slots++];
+			s->as_id = as_id;
+			s->flags = slot->flags & KVM_MEM_READONLY ?
+				   LM_WIRE_SLOT_READONLY : 0;
+			s->gpa = (u64)slot->base_gfn << PAGE_SHIFT;
+			s->npages = slot->npages;
+			s->hva = slot->userspace_addr;
+			s->first = layout->total_pages;
+			layout->total_pages += slot->npages;
+		}
+	}
+	layout->nr_vcpus = atomic_read(&kvm->online_vcpus);
+	spin_lock(&x->lock);
+	x->stats.total_pages = layout->total_pages;
+	spin_unlock(&x->lock);
+out_unlock:
+	srcu_read_unlock(&kvm->srcu, idx);
+	return ret;
+}
+
+void lm_xfer_layout_free(struct lm_xfer_layout *layout)
+{
+	kfree(layout->slots);
+	memset(layout, 0, sizeof(*layout));
+}
+
+size_t lm_xfer_config_size(const struct lm_xfer_layout *layout)
+{
+	return sizeof(struct lm_wire_config) +
+	       layout->nr_slots * sizeof(struct lm_wire_slot);
+}
+
+void lm_xfer_config_encode(const struct lm_xfer_layout *layout, u32 mode,
+			   void *buf)
+{
+	struct lm_wire_config *config = buf;
+	struct lm_wire_slot *slot = buf + sizeof(*config);
+	u32 i;
+
+	memset(buf, 0, lm_xfer_config_size(layout));
+	config->page_size = cpu_to_le32(PAGE_SIZE);
+	config->nr_vcpus = cpu_to_le32(layout->nr_vcpus);
+	config->nr_slots = cpu_to_le32(layout->nr_slots);
+	config->mode = cpu_to_le32(mode);
+	config->total_pages = cpu_to_le64(layout->total_pages);
+	for (i = 0; i < layout->nr_slots; i++, slot++) {
+		slot->as_id = cpu_to_le32(layout->slots[i].as_id);
+		slot->flags = cpu_to_le32(layout->slots[i].flags);
+		slot->gpa = cpu_to_le64(layout->slots[i].gpa);
+		slot->size = cpu_to_le64(layout->slots[i].npages << PAGE_SHIFT);
+	}
+}
+
+/*
+ * Check the source's CONFIG (@len bytes at @buf) against our layout.
+ * Returns 0 or an enum lm_wire_reason, with @detail and @msg saying what
+ * differs, in words an operator can act on.
+ */
+int lm_xfer_config_check(struct lm_xfer *x, const void *buf, size_t len,
+			 u32 *detail, char *msg, size_t msg_len)
+{
+	const struct lm_xfer_layout *layout = &x->layout;
+	const struct lm_wire_config *config = buf;
+	const struct lm_wire_slot *slot = buf + sizeof(*config);
+	u32 i, nr_slots, mode;
+
+	*detail = 0;
+	if (len < sizeof(*config))
+		goto malformed;
+	nr_slots = le32_to_cpu(config->nr_slots);
+	if (nr_slots > LM_WIRE_MAX_SLOTS ||
+	    len != sizeof(*config) + nr_slots * sizeof(*slot))
+		goto malformed;
+	mode = le32_to_cpu(config->mode);
+	if (mode != LM_WIRE_MODE_QUICK && mode != LM_WIRE_MODE_LIVE)
+		goto malformed;
+	x->mode = mode;
+
+	if (le32_to_cpu(config->page_size) != PAGE_SIZE) {
+		snprintf(msg, msg_len, "Page size: source %u, destination %lu",
+			 le32_to_cpu(config->page_size), PAGE_SIZE);
+		return LM_WIRE_REASON_PAGE_SIZE;
+	}
+	if (le32_to_cpu(config->nr_vcpus) != layout->nr_vcpus) {
+		snprintf(msg, msg_len, "vCPUs: source %u, destination %u",
+			 le32_to_cpu(config->nr_vcpus), layout->nr_vcpus);
+		return LM_WIRE_REASON_VCPUS;
+	}
+	if (nr_slots != layout->nr_slots) {
+		snprintf(msg, msg_len,
+			 "Memory slots: source %u, destination %u",
+			 nr_slots, layout->nr_slots);
+		return LM_WIRE_REASON_NR_SLOTS;
+	}
+	for (i = 0; i < nr_slots; i++, slot++) {
+		const struct lm_xfer_slot *ours = &layout->slots[i];
+		u64 size = le64_to_cpu(slot->size);
+
+		if (le32_to_cpu(slot->as_id) == ours->as_id &&
+		    le32_to_cpu(slot->flags) == ours->flags &&
+		    le64_to_cpu(slot->gpa) == ours->gpa &&
+		    size == ours->npages << PAGE_SHIFT && !slot->reserved)
+			continue;
+		*detail = i;
+		snprintf(msg, msg_len,
+			 "Slot %u: source %#llx+%#llx as %u flags %#x, destination %#llx+%#llx as %u flags %#x",
+			 i, le64_to_cpu(slot->gpa), size,
+			 le32_to_cpu(slot->as_id), le32_to_cpu(slot->flags),
+			 ours->gpa, ours->npages << PAGE_SHIFT, ours->as_id,
+			 ours->flags);
+		return LM_WIRE_REASON_SLOT;
+	}
+	if (le64_to_cpu(config->total_pages) != layout->total_pages)
+		goto malformed;
+	return 0;
+
+malformed:
+	snprintf(msg, msg_len, "Malformed CONFIG frame");
+	return LM_WIRE_REASON_PROTOCOL;
+}

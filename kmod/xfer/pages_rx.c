@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Receiving guest pages straight into the destination guest's memory.
+ *
+ * The thread runs on the destination VMM's mm. A PAGES frame's descriptor
+ * is read and checked completely (CRC, slot, every run within the slot,
+ * counts adding up to the frame length) before any page is touched. Then,
+ * run by run:
+ *
+ * PIN   the run's guest pages are pinned for writing and the socket copies
+ *       into them through a bio_vec; the checksum reads them back mapped.
+ * USER  the socket copies into the VMM's user addresses (as a read(2) by
+ *       the VMM would); the checksum reads them back with copy_from_user.
+ *
+ * A zero run is checked page by page and cleared only where the guest page
+ * is not already zero, so that memory the destination never touched stays
+ * unallocated.
+ */
+
+#include "internal.h"
+
+#include <linux/bitmap.h>
+#include <linux/bvec.h>
+#include <linux/crc32.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/net.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+
+static int rx_fault(struct lm_xfer *x, u32 index, u64 page, int err)
+{
+	lm_xfer_fail(x, err, LM_WIRE_REASON_VM_GONE,
+		     "Cannot write guest memory of slot %u at page %llu",
+		     index, page);
+	return err;
+}
+
+static int rx_msg(struct lm_xfer *x, struct msghdr *msg, size_t len)
+{
+	int ret = sock_recvmsg(x->sock, msg, MSG_WAITALL);
+
+	if (ret < 0)
+		return ret;
+	if (ret != len)
+		return -ECONNRESET;
+	lm_xfer_account(x, 0, 0, len);
+	return 0;
+}
+
+static int rx_zero_run(struct lm_xfer *x, unsigned long hva, u32 n,
+		       void *scratch)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++, hva += PAGE_SIZE) {
+		void __user *uaddr = (void __user *)hva;
+
+		if (copy_from_user(scratch, uaddr, PAGE_SIZE))
+			return -EFAULT;
+		if (memchr_inv(scratch, 0, PAGE_SIZE) &&
+		    clear_user(uaddr, PAGE_SIZE))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+static int rx_data_run_pin(struct lm_xfer *x, unsigned long hva, u32 n,
+			   u32 *crc, bool data_crc, void *scratch)
+{
+	struct bio_vec *bvec = scratch;
+	struct msghdr msg = {};
+	int pinned, ret;
+	u32 i;
+
+	pinned = pin_user_pages_fast(hva, n, FOLL_WRITE, x->pages);
+	if (pinned != n) {
+		if (pinned > 0)
+			unpin_user_pages(x->pages, pinned);
+		return pinned < 0 ? pinned : -EFAULT;
+	}
+	for (i = 0; i < n; i++) {
+		bvec[i].bv_page = x->pages[i];
+		bvec[i].bv_offset = 0;
+		bvec[i].bv_len = PAGE_SIZE;
+	}
+	iov_iter_bvec(&msg.msg_iter, ITER_DEST, bvec, n, (size_t)n * PAGE_SIZE);
+	ret = rx_msg(x, &msg, (size_t)n * PAGE_SIZE);
+	if (!ret && data_crc) {
+		for (i = 0; i < n; i++) {
+			void *addr = kmap_local_page(x->pages[i]);
+
+			*crc = __crc32c_le(*crc, addr, PAGE_SIZE);
+			kunmap_local(addr);
+		}
+	}
+	unpin_user_pages_dirty_lock(x->pages, n, true);
+	/* -EFAULT would blame guest memory for a connection problem. */
+	return ret;
+}
+
+static int rx_data_run_user(struct lm_xfer *x, unsigned long hva, u32 n,
+			    u32 *crc, bool data_crc, void *scratch)
+{
+	size_t len = (size_t)n * PAGE_SIZE;
+	struct msghdr msg = {};
+	struct iovec iov;
+	int ret;
+	u32 i;
+
+	ret = import_single_range(ITER_DEST, (void __user *)hva, len, &iov,
+				  &msg.msg_iter);
+	if (ret)
+		return ret;
+	ret = rx_msg(x, &msg, len);
+	if (ret || !data_crc)
+		return ret;
+	for (i = 0; i < n; i++, hva += PAGE_SIZE) {
+		if (copy_from_user(scratch, (void __user *)hva, PAGE_SIZE))
+			return -EFAULT;
+		*crc = __crc32c_le(*crc, scratch, PAGE_SIZE);
+	}
+	return 0;
+}
+
+/* Check a PAGES descriptor; returns its slot or NULL (and fails @x). */
+static const struct lm_xfer_slot *rx_check_desc(struct lm_xfer *x,
+						const struct lm_wire_hdr *hdr)
+{
+	const struct lm_wire_pages *desc = x->buf;
+	const struct lm_wire_run *runs = x->buf + sizeof(*desc);
+	u32 i, nr_runs, nr_pages, nr_data, sum = 0, data = 0;
+	const struct lm_xfer_slot *slot;
+
+	nr_runs = le32_to_cpu(desc->nr_runs);
+	nr_pages = le32_to_cpu(desc->nr_pages);
+	nr_data = le32_to_cpu(desc->nr_data);
+	if (le32_to_cpu(desc->slot) >= x->layout.nr_slots)
+		goto malformed;
+	slot = &x->layout.slots[le32_to_cpu(desc->slot)];
+	if (le32_to_cpu(desc->flags) & ~LM_WIRE_PAGES_DATA_CRC)
+		goto malformed;
+	for (i = 0; i < nr_runs; i++) {
+		u64 first = le64_to_cpu(runs[i].first);
+		u32 n = le32_to_cpu(runs[i].nr_pages);
+		u32 flags = le32_to_cpu(runs[i].flags);
+
+		if (!n || n > LM_WIRE_MAX_BATCH_PAGES || flags & ~LM_WIRE_RUN_ZERO ||
+		    first >= slot->npages || n > slot->npages - first)
+			goto malformed;
+		sum += n;
+		if (!(flags & LM_WIRE_RUN_ZERO))
+			data += n;
+	}
+	if (sum != nr_pages || data != nr_data ||
+	    le32_to_cpu(hdr->len) != sizeof(*desc) + nr_runs * sizeof(*runs) +
+				     (u64)nr_data * PAGE_SIZE)
+		goto malformed;
+	return slot;
+
+malformed:
+	lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
+		     "Malformed PAGES frame %u", x->rx_seq - 1);
+	return NULL;
+}
+
+/* Receive the rest of a PAGES frame whose header is @hdr. */
+int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
+{
+	struct lm_wire_pages *desc = x->buf;
+	struct lm_wire_run *runs = x->buf + sizeof(*desc);
+	void *scratch = runs + LM_WIRE_MAX_BATCH_PAGES;
+	const struct lm_xfer_slot *slot;
+	u32 i, nr_runs, crc = ~0U, zero = 0;
+	bool data_crc;
+	int ret;
+
+	if (le32_to_cpu(hdr->len) < sizeof(*desc))
+		goto malformed;
+	ret = lm_wire_recv_exact(x, desc, sizeof(*desc));
+	if (ret)
+		return ret;
+	nr_runs = le32_to_cpu(desc->nr_runs);
+	if (!nr_runs || nr_runs > LM_WIRE_MAX_BATCH_PAGES ||
+	    le32_to_cpu(desc->nr_pages) > LM_WIRE_MAX_BATCH_PAGES ||
+	    le32_to_cpu(hdr->len) < sizeof(*desc) + nr_runs * sizeof(*runs))
+		goto malformed;
+	ret = lm_wire_recv_exact(x, runs, nr_runs * sizeof(*runs));
+	if (ret)
+		return ret;
+	if (lm_wire_crc(desc, sizeof(*desc) + nr_runs * sizeof(*runs)) !=
+	    le32_to_cpu(hdr->payload_crc)) {
+		lm_xfer_fail(x, -EBADMSG, LM_WIRE_REASON_CRC,
+			     "PAGES frame %u: descriptor CRC mismatch",
+			     x->rx_seq - 1);
+		return -EBADMSG;
+	}
+	slot = rx_check_desc(x, hdr);
+	if (!slot)
+		return -EPROTO;
+	data_crc = le32_to_cpu(desc->flags) & LM_WIRE_PAGES_DATA_CRC;
+
+	for (i = 0; i < nr_runs; i++) {
+		u64 first = le64_to_cpu(runs[i].first);
+		u32 n = le32_to_cpu(runs[i].nr_pages);
+		unsigned long hva = slot->hva + first * PAGE_SIZE;
+
+		if (le32_to_cpu(runs[i].flags) & LM_WIRE_RUN_ZERO) {
+			ret = rx_zero_run(x, hva, n, scratch);
+			zero += n;
+			if (ret)
+				return rx_fault(x, le32_to_cpu(desc->slot),
+						first, ret);
+		} else if (x->recv_method == LM_RECV_USER) {
+			ret = rx_data_run_user(x, hva, n, &crc, data_crc,
+					       scratch);
+		} else {
+			ret = rx_data_run_pin(x, hva, n, &crc, data_crc,
+					      scratch);
+		}
+		if (ret == -EFAULT)
+			return rx_fault(x, le32_to_cpu(desc->slot), first, ret);
+		if (ret)
+			return ret;
+		if (x->covered)
+			bitmap_set(x->covered, slot->first + first, n);
+	}
+	if (data_crc && ~crc != le32_to_cpu(desc->data_crc)) {
+		lm_xfer_fail(x, -EBADMSG, LM_WIRE_REASON_CRC,
+			     "PAGES frame %u: page data CRC mismatch",
+			     x->rx_seq - 1);
+		return -EBADMSG;
+	}
+	lm_xfer_account(x, le32_to_cpu(desc->nr_pages), zero, 0);
+	return 0;
+
+malformed:
+	lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
+		     "Malformed PAGES frame %u", x->rx_seq - 1);
+	return -EPROTO;
+}

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Sending guest pages.
+ *
+ * The thread runs on the VMM's mm, so a slot's pages are found by the
+ * VMM's own addresses: a batch of up to LM_WIRE_MAX_BATCH_PAGES is pinned,
+ * each page read once to find the zero pages (and to checksum the others
+ * while the guest is paused), then the non-zero pages are handed to TCP:
+ *
+ * SENDPAGE  by reference, one sendpage per page; TCP takes its own page
+ *           reference and reads the page when it transmits. The default:
+ *           no copy on the sending side at all.
+ * COPY      copied into socket buffers by one sendmsg over a kvec.
+ * ZEROCOPY  sendmsg(MSG_ZEROCOPY) over a bio_vec with a completion of our
+ *           own in msg_ubuf, as io_uring's zero-copy send does. TCP takes
+ *           page references; the completion frees itself once the stack
+ *           has let go of every buffer. Delivery to a local socket (veth,
+ *           loopback) copies such buffers at reception (skb_orphan_frags_rx).
+ *
+ * Documentation/performance.rst has the measured cost of each.
+ */
+
+#include "internal.h"
+#include "compat.h"
+
+#include <linux/bvec.h>
+#include <linux/crc32.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/net.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#if LM_HAVE_MSG_UBUF
+struct lm_xfer_zc {
+	struct ubuf_info ubuf;
+};
+
+/* Called with each buffer TCP releases, and once for our own reference. */
+static void xfer_zc_callback(struct sk_buff *skb, struct ubuf_info *ubuf,
+			     bool success)
+{
+	if (refcount_dec_and_test(&ubuf->refcnt))
+		kfree(container_of(ubuf, struct lm_xfer_zc, ubuf));
+}
+#endif
+
+int lm_xfer_tx_init(struct lm_xfer *x)
+{
+	if (x->send_method == LM_SEND_DEFAULT)
+		x->send_method = LM_SEND_SENDPAGE;
+#if LM_HAVE_MSG_UBUF
+	if (x->send_method == LM_SEND_ZEROCOPY) {
+		struct lm_xfer_zc *zc = kzalloc(sizeof(*zc), GFP_KERNEL);
+
+		if (!zc)
+			return -ENOMEM;
+		zc->ubuf.callback = xfer_zc_callback;
+		zc->ubuf.flags = SKBFL_ZEROCOPY_FRAG | SKBFL_DONT_ORPHAN;
+		refcount_set(&zc->ubuf.refcnt, 1);
+		x->zc = zc;
+	}
+#else
+	if (x->send_method == LM_SEND_ZEROCOPY)
+		return -EOPNOTSUPP;
+#endif
+	return 0;
+}
+
+void lm_xfer_tx_uninit(struct lm_xfer *x)
+{
+#if LM_HAVE_MSG_UBUF
+	struct lm_xfer_zc *zc = x->zc;
+
+	/* Our reference; buffers still queued keep the rest. */
+	if (zc)
+		zc->ubuf.callback(NULL, &zc->ubuf, true);
+#endif
+	x->zc = NULL;
+}
+
+static int tx_sendpage(struct lm_xfer *x, struct page **pages,
+		       const bool *zero, u32 n)
+{
+	u32 i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		size_t off = 0;
+
+		if (zero[i])
+			continue;
+		while (off < PAGE_SIZE) {
+			ret = lm_sock_sendpage(x->sock, pages[i], off,
+					       PAGE_SIZE - off, MSG_MORE);
+			if (ret <= 0)
+				return ret ?: -EPIPE;
+			off += ret;
+		}
+	}
+	return 0;
+}
+
+/* COPY and ZEROCOPY: one sendmsg for the whole batch. */
+static int tx_sendmsg(struct lm_xfer *x, struct page **pages,
+		      const bool *zero, u32 n, u32 nr_data, void *scratch)
+{
+	struct msghdr msg = { .msg_flags = MSG_MORE };
+	size_t len = (size_t)nr_data * PAGE_SIZE;
+	u32 i, j = 0;
+	int ret;
+
+	if (x->send_method == LM_SEND_COPY) {
+		struct kvec *vec = scratch;
+
+		for (i = 0; i < n; i++) {
+			if (zero[i])
+				continue;
+			vec[j].iov_base = page_address(pages[i]);
+			vec[j++].iov_len = PAGE_SIZE;
+		}
+		iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, vec, j, len);
+	} else {
+		struct bio_vec *bvec = scratch;
+
+		for (i = 0; i < n; i++) {
+			if (zero[i])
+				continue;
+			bvec[j].bv_page = pages[i];
+			bvec[j].bv_offset = 0;
+			bvec[j++].bv_len = PAGE_SIZE;
+		}
+		iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bvec, j, len);
+#if LM_HAVE_MSG_UBUF
+		msg.msg_flags |= MSG_ZEROCOPY;
+		msg.msg_ubuf = &((struct lm_xfer_zc *)x->zc)->ubuf;
+#endif
+	}
+	ret = sock_sendmsg(x->sock, &msg);
+	if (ret < 0)
+		return ret;
+	return ret == len ? 0 : -EPIPE;
+}
+
+/*
+ * Send pages [@first, @first + @n) of slot @index as one PAGES frame. The
+ * pages are pinned in x->pages; x->buf holds the descriptor, the zero flags
+ * and the method's vector, one after the other.
+ */
+static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
+		    bool data_crc)
+{
+	struct lm_wire_pages *desc = x->buf;
+	struct lm_wire_run *runs = x->buf + sizeof(*desc);
+	bool *zero = (void *)(runs + LM_WIRE_MAX_BATCH_PAGES);
+	void *scratch = PTR_ALIGN((void *)(zero + LM_WIRE_MAX_BATCH_PAGES), 64);
+	u32 i, nr_runs = 0, nr_data = 0, crc = ~0U;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		void *addr = kmap_local_page(x->pages[i]);
+
+		zero[i] = !memchr_inv(addr, 0, PAGE_SIZE);
+		if (!zero[i] && data_crc)
+			crc = __crc32c_le(crc, addr, PAGE_SIZE);
+		kunmap_local(addr);
+
+		nr_data += !zero[i];
+		if (i && zero[i] == zero[i - 1]) {
+			le32_add_cpu(&runs[nr_runs - 1].nr_pages, 1);
+			continue;
+		}
+		runs[nr_runs].first = cpu_to_le64(first + i);
+		runs[nr_runs].nr_pages = cpu_to_le32(1);
+		runs[nr_runs++].flags = cpu_to_le32(zero[i] ? LM_WIRE_RUN_ZERO : 0);
+	}
+
+	desc->slot = cpu_to_le32(index);
+	desc->nr_runs = cpu_to_le32(nr_runs);
+	desc->nr_pages = cpu_to_le32(n);
+	desc->nr_data = cpu_to_le32(nr_data);
+	desc->flags = cpu_to_le32(data_crc ? LM_WIRE_PAGES_DATA_CRC : 0);
+	desc->data_crc = cpu_to_le32(data_crc ? ~crc : 0);
+
+	ret = lm_wire_send_pages_desc(x, desc, sizeof(*desc) +
+				      nr_runs * sizeof(*runs),
+				      (size_t)nr_data * PAGE_SIZE);
+	if (ret || !nr_data)
+		goto out;
+	if (x->send_method == LM_SEND_SENDPAGE)
+		ret = tx_sendpage(x, x->pages, zero, n);
+	else
+		ret = tx_sendmsg(x, x->pages, zero, n, nr_data, scratch);
+out:
+	if (!ret)
+		lm_xfer_account(x, n, n - nr_data,
+				(u64)nr_data * PAGE_SIZE);
+	return ret;
+}
+
+/* Send every page of slot @index, the guest paused if @data_crc. */
+int lm_xfer_send_slot(struct lm_xfer *x, u32 index, bool data_crc)
+{
+	const struct lm_xfer_slot *slot = &x->layout.slots[index];
+	u64 first = 0;
+	int ret = 0;
+
+	while (first < slot->npages) {
+		u32 n = min_t(u64, slot->npages - first,
+			      LM_WIRE_MAX_BATCH_PAGES);
+		int pinned;
+
+		if (lm_xfer_cancelled(x))
+			return -ECANCELED;
+		pinned = pin_user_pages_fast(slot->hva + first * PAGE_SIZE, n,
+					     0, x->pages);
+		if (pinned <= 0) {
+			lm_xfer_fail(x, pinned ?: -EFAULT,
+				     LM_WIRE_REASON_VM_GONE,
+				     "Cannot reach guest memory of slot %u at page %llu",
+				     index, first);
+			return pinned ?: -EFAULT;
+		}
+		ret = tx_batch(x, index, first, pinned, data_crc);
+		unpin_user_pages(x->pages, pinned);
+		if (ret)
+			return ret;
+		first += pinned;
+		cond_resched();
+	}
+	return 0;
+}

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The source side of a transfer: connect, handshake, CONFIG, wait for the
+ * VM to be paused (SWITCHOVER), then memory, state, COMMIT, and the
+ * destination's verdict.
+ *
+ * The source VM is only ever read: whatever fails, it is left as it was,
+ * and lmctl may resume it unless the destination acknowledged COMMIT.
+ */
+
+#include "internal.h"
+
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/kthread.h>
+#include <linux/net.h>
+#include <linux/sched.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+/* Connect with a short timeout, then allow the peer LM_XFER_TIMEOUT. */
+static int source_connect(struct lm_xfer *x)
+{
+	struct sock *sk = x->sock->sk;
+	int len = x->addr.ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+						  sizeof(struct sockaddr_in6);
+	int ret;
+
+	WRITE_ONCE(sk->sk_sndtimeo, LM_XFER_CONNECT_TIMEOUT);
+	ret = kernel_connect(x->sock, (struct sockaddr *)&x->addr, len, 0);
+	if (ret) {
+		lm_xfer_fail(x, ret, LM_WIRE_REASON_CONNECTION,
+			     "Cannot connect to the destination (%d)", ret);
+		return ret;
+	}
+	WRITE_ONCE(sk->sk_sndtimeo, LM_XFER_TIMEOUT);
+	WRITE_ONCE(sk->sk_rcvtimeo, LM_XFER_TIMEOUT);
+	tcp_sock_set_nodelay(sk);
+	return 0;
+}
+
+static int source_config(struct lm_xfer *x)
+{
+	struct lm_wire_ack ack;
+	u32 seq = x->tx_seq;
+	size_t len;
+	int ret;
+
+	lm_xfer_config_encode(&x->layout, x->mode, x->buf);
+	ret = lm_wire_send(x, LM_WIRE_CONFIG, x->buf,
+			   lm_xfer_config_size(&x->layout), false);
+	if (ret)
+		return ret;
+	ret = lm_wire_expect(x, LM_WIRE_ACK, &ack, sizeof(ack), &len);
+	if (ret)
+		return ret;
+	if (len != sizeof(ack) || le32_to_cpu(ack.type) != LM_WIRE_CONFIG ||
+	    le32_to_cpu(ack.seq) != seq) {
+		lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
+			     "The destination acknowledged something else than CONFIG");
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Wait until lmctl paused the VM and handed over its state. */
+static int source_wait_switchover(struct lm_xfer *x)
+{
+	long left;
+
+	lm_xfer_set_phase(x, LM_PHASE_WAIT_SWITCHOVER);
+	left = wait_event_interruptible_timeout(x->wait,
+						READ_ONCE(x->switchover) ||
+						lm_xfer_cancelled(x) ||
+						kthread_should_stop(),
+						LM_XFER_TIMEOUT);
+	if (lm_xfer_cancelled(x) || kthread_should_stop())
+		return -ECANCELED;
+	if (!READ_ONCE(x->switchover)) {
+		lm_xfer_fail(x, -ETIMEDOUT, LM_WIRE_REASON_TIMEOUT,
+			     "No SWITCHOVER within %d s", LM_XFER_TIMEOUT / HZ);
+		return -ETIMEDOUT;
+	}
+	x->switchover_ns = ktime_get_ns();
+	return 0;
+}
+
+/* One pass over all memory: quick migration's only round. */
+static int source_send_memory(struct lm_xfer *x, u32 round, bool final)
+{
+	struct lm_wire_round_end end = {};
+	u64 start = ktime_get_ns(), pages, zero, bytes;
+	u32 i;
+	int ret;
+
+	spin_lock(&x->lock);
+	pages = x->stats.pages;
+	zero = x->stats.zero_pages;
+	bytes = x->stats.bytes;
+	x->stats.round = round;
+	spin_unlock(&x->lock);
+
+	for (i = 0; i < x->layout.nr_slots; i++) {
+		ret = lm_xfer_send_slot(x, i, final);
+		if (ret)
+			return ret;
+	}
+
+	spin_lock(&x->lock);
+	end.round = cpu_to_le32(round);
+	end.flags = cpu_to_le32(final ? LM_WIRE_ROUND_FINAL : 0);
+	end.pages = cpu_to_le64(x->stats.pages - pages);
+	end.zero_pages = cpu_to_le64(x->stats.zero_pages - zero);
+	end.bytes = cpu_to_le64(x->stats.bytes - bytes);
+	spin_unlock(&x->lock);
+	end.duration_ns = cpu_to_le64(ktime_get_ns() - start);
+	ret = lm_wire_send(x, LM_WIRE_ROUND_END, &end, sizeof(end), false);
+	if (!ret)
+		lm_xfer_notify(x);
+	return ret;
+}
+
+static int source_send_state(struct lm_xfer *x)
+{
+	struct lm_wire_state *chunk = x->buf;
+	struct file *file = x->state_file;
+	loff_t size = i_size_read(file_inode(file)), pos = 0;
+	int ret;
+
+	if (size <= 0 || size > LM_WIRE_MAX_STATE) {
+		lm_xfer_fail(x, -EFBIG, LM_WIRE_REASON_STATE,
+			     "State of %lld bytes (1 to %u supported)", size,
+			     LM_WIRE_MAX_STATE);
+		return -EFBIG;
+	}
+	lm_xfer_set_phase(x, LM_PHASE_STATE);
+	while (pos < size) {
+		size_t n = min_t(loff_t, size - pos, LM_WIRE_MAX_STATE_CHUNK);
+		loff_t at = pos;
+		ssize_t got;
+
+		chunk->total = cpu_to_le64(size);
+		chunk->offset = cpu_to_le64(pos);
+		got = kernel_read(file, x->buf + sizeof(*chunk), n, &at);
+		if (got != n) {
+			lm_xfer_fail(x, got < 0 ? got : -EIO,
+				     LM_WIRE_REASON_STATE,
+				     "Cannot read the state file");
+			return got < 0 ? got : -EIO;
+		}
+		ret = lm_wire_send(x, LM_WIRE_STATE, chunk,
+				   sizeof(*chunk) + n, true);
+		if (ret)
+			return ret;
+		pos += n;
+	}
+	spin_lock(&x->lock);
+	x->stats.state_size = size;
+	spin_unlock(&x->lock);
+	return 0;
+}
+
+static int source_commit(struct lm_xfer *x)
+{
+	struct lm_wire_commit commit = {};
+	struct lm_wire_ack ack;
+	u32 seq = x->tx_seq;
+	size_t len;
+	int ret;
+
+	spin_lock(&x->lock);
+	commit.pages = cpu_to_le64(x->stats.pages);
+	commit.state_size = cpu_to_le64(x->stats.state_size);
+	commit.rounds = cpu_to_le32(x->stats.round + 1);
+	spin_unlock(&x->lock);
+	ret = lm_wire_send(x, LM_WIRE_COMMIT, &commit, sizeof(commit), false);
+	if (ret)
+		return ret;
+	lm_xfer_set_phase(x, LM_PHASE_COMMIT);
+	ret = lm_wire_expect(x, LM_WIRE_ACK, &ack, sizeof(ack), &len);
+	if (ret)
+		return ret;
+	if (len != sizeof(ack) || le32_to_cpu(ack.type) != LM_WIRE_COMMIT ||
+	    le32_to_cpu(ack.seq) != seq) {
+		lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
+			     "The destination acknowledged something else than COMMIT");
+		return -EPROTO;
+	}
+	spin_lock(&x->lock);
+	x->stats.stopcopy_ns = ktime_get_ns() - x->switchover_ns;
+	spin_unlock(&x->lock);
+	return 0;
+}
+
+static int source_run(struct lm_xfer *x)
+{
+	int ret;
+
+	ret = source_connect(x);
+	if (ret)
+		return ret;
+	lm_xfer_set_phase(x, LM_PHASE_HANDSHAKE);
+	ret = lm_wire_handshake_source(x);
+	if (ret)
+		return ret;
+	lm_xfer_set_phase(x, LM_PHASE_CONFIG);
+	ret = source_config(x);
+	if (ret)
+		return ret;
+
+	/* Live mode's pre-copy rounds go here, before the switchover. */
+	ret = source_wait_switchover(x);
+	if (ret)
+		return ret;
+	lm_xfer_set_phase(x, LM_PHASE_STOPCOPY);
+	ret = source_send_memory(x, 0, true);
+	if (ret)
+		return ret;
+	ret = source_send_state(x);
+	if (ret)
+		return ret;
+	return source_commit(x);
+}
+
+int lm_xfer_source_thread(void *data)
+{
+	struct lm_xfer *x = data;
+	int ret;
+
+	ret = lm_xfer_thread_setup(x);
+	if (!ret)
+		ret = lm_xfer_tx_init(x);
+	if (!ret)
+		ret = source_run(x);
+	if (ret)
+		lm_xfer_finish_error(x, ret);
+	lm_xfer_thread_cleanup(x);
+	return ret;
+}
