@@ -12,6 +12,8 @@ static const struct {
 	const char *name;
 } lm_feature_names[] = {
 	{ LM_FEATURE_ATTACH, "attach" },
+	{ LM_FEATURE_DIRTY_TRACK, "dirty-track" },
+	{ LM_FEATURE_MIGRATE, "migrate" },
 };
 
 #define LM_NR_FEATURE_NAMES \
