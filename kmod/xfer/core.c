@@ -32,14 +32,26 @@ void lm_xfer_set_phase(struct lm_xfer *x, u32 phase)
 
 /*
  * Record why the transfer failed. The first failure wins: later ones are
- * usually its consequences (a closed socket after a refused CONFIG).
+ * usually its consequences (a closed socket after a refused CONFIG), and
+ * so is any failure once the transfer was cancelled (cancelling shuts the
+ * socket down under the thread's feet).
  */
 void lm_xfer_fail(struct lm_xfer *x, int err, u32 reason, const char *fmt, ...)
 {
 	va_list ap;
 
 	spin_lock(&x->lock);
+	if (!x->stats.err && x->cancel_reason) {
+		x->stats.failed_phase = x->stats.phase;
+		x->stats.err = -ECANCELED;
+		x->stats.reason = x->cancel_reason;
+		strscpy(x->stats.message,
+			x->cancel_reason == LM_WIRE_REASON_VM_GONE ?
+			"The VM was detached" : "Cancelled",
+			sizeof(x->stats.message));
+	}
 	if (!x->stats.err) {
+		x->stats.failed_phase = x->stats.phase;
 		x->stats.err = err;
 		x->stats.reason = reason;
 		va_start(ap, fmt);
@@ -99,7 +111,8 @@ int lm_xfer_fill_stats(struct sk_buff *skb, struct lm_xfer *x)
 	if (st.err &&
 	    (nla_put_u32(skb, LM_A_XFER_REASON, st.reason) ||
 	     nla_put_u32(skb, LM_A_XFER_ERRNO, -st.err) ||
-	     nla_put_string(skb, LM_A_XFER_MESSAGE, st.message)))
+	     nla_put_string(skb, LM_A_XFER_MESSAGE, st.message) ||
+	     nla_put_u32(skb, LM_A_XFER_FAILED_PHASE, st.failed_phase)))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -208,9 +221,7 @@ void lm_xfer_finish_error(struct lm_xfer *x, int err)
 	struct lm_xfer_stats st;
 
 	if (cancelled)
-		lm_xfer_fail(x, -ECANCELED, cancelled,
-			     cancelled == LM_WIRE_REASON_VM_GONE ?
-			     "The VM was detached" : "Cancelled");
+		lm_xfer_fail(x, -ECANCELED, cancelled, "Cancelled");
 	else if (err == -EAGAIN || err == -ETIMEDOUT)
 		lm_xfer_fail(x, -ETIMEDOUT, LM_WIRE_REASON_TIMEOUT,
 			     "The peer stopped answering");
@@ -286,11 +297,6 @@ void lm_xfer_thread_cleanup(struct lm_xfer *x)
 	spin_lock(&x->lock);
 	state_file = x->state_file;
 	x->state_file = NULL;
-	if (!x->stats.err && x->cancel_reason) {
-		x->stats.err = -ECANCELED;
-		x->stats.reason = x->cancel_reason;
-		strscpy(x->stats.message, "Cancelled", sizeof(x->stats.message));
-	}
 	x->stats.phase = x->stats.err ? LM_PHASE_FAILED : LM_PHASE_DONE;
 	spin_unlock(&x->lock);
 	if (state_file)

@@ -28,7 +28,7 @@ static int destination_accept(struct lm_xfer *x)
 	ret = kernel_accept(x->listen_sock, &sock, 0);
 	if (ret) {
 		lm_xfer_fail(x, ret, LM_WIRE_REASON_CONNECTION,
-			     "Accepting the connection failed (%d)", ret);
+			     "Accepting the connection failed");
 		return ret;
 	}
 	ret = lm_xfer_publish_sock(x, sock, false);

@@ -63,6 +63,7 @@ struct lm_xfer_stats {
 	u64 total_pages;
 	u64 state_size;
 	u32 reason;		/* enum lm_wire_reason of a failure */
+	u32 failed_phase;	/* the phase the failure happened in */
 	int err;		/* negative errno of a failure */
 	u64 elapsed_ns;
 	u64 stopcopy_ns;	/* switchover to COMMIT acknowledged */

@@ -151,24 +151,40 @@ int lm_xfer_config_check(struct lm_xfer *x, const void *buf, size_t len,
 			 nr_slots, layout->nr_slots);
 		return LM_WIRE_REASON_NR_SLOTS;
 	}
+	/* One difference per message: it must fit in an ABORT. */
 	for (i = 0; i < nr_slots; i++, slot++) {
 		const struct lm_xfer_slot *ours = &layout->slots[i];
 		u64 size = le64_to_cpu(slot->size);
 
-		if (le32_to_cpu(slot->as_id) == ours->as_id &&
-		    le32_to_cpu(slot->flags) == ours->flags &&
-		    le64_to_cpu(slot->gpa) == ours->gpa &&
-		    size == ours->npages << PAGE_SHIFT && !slot->reserved)
-			continue;
 		*detail = i;
-		snprintf(msg, msg_len,
-			 "Slot %u: source %#llx+%#llx as %u flags %#x, destination %#llx+%#llx as %u flags %#x",
-			 i, le64_to_cpu(slot->gpa), size,
-			 le32_to_cpu(slot->as_id), le32_to_cpu(slot->flags),
-			 ours->gpa, ours->npages << PAGE_SHIFT, ours->as_id,
-			 ours->flags);
-		return LM_WIRE_REASON_SLOT;
+		if (le32_to_cpu(slot->as_id) != ours->as_id) {
+			snprintf(msg, msg_len,
+				 "Slot %u address space: source %u, destination %u",
+				 i, le32_to_cpu(slot->as_id), ours->as_id);
+			return LM_WIRE_REASON_SLOT;
+		}
+		if (le64_to_cpu(slot->gpa) != ours->gpa) {
+			snprintf(msg, msg_len,
+				 "Slot %u base: source %#llx, destination %#llx",
+				 i, le64_to_cpu(slot->gpa), ours->gpa);
+			return LM_WIRE_REASON_SLOT;
+		}
+		if (size != ours->npages << PAGE_SHIFT) {
+			snprintf(msg, msg_len,
+				 "Slot %u size: source %#llx, destination %#llx",
+				 i, size, ours->npages << PAGE_SHIFT);
+			return LM_WIRE_REASON_SLOT;
+		}
+		if (le32_to_cpu(slot->flags) != ours->flags) {
+			snprintf(msg, msg_len,
+				 "Slot %u flags: source %#x, destination %#x",
+				 i, le32_to_cpu(slot->flags), ours->flags);
+			return LM_WIRE_REASON_SLOT;
+		}
+		if (slot->reserved)
+			goto malformed;
 	}
+	*detail = 0;
 	if (le64_to_cpu(config->total_pages) != layout->total_pages)
 		goto malformed;
 	return 0;

@@ -30,7 +30,7 @@ static int source_connect(struct lm_xfer *x)
 	ret = kernel_connect(x->sock, (struct sockaddr *)&x->addr, len, 0);
 	if (ret) {
 		lm_xfer_fail(x, ret, LM_WIRE_REASON_CONNECTION,
-			     "Cannot connect to the destination (%d)", ret);
+			     "Cannot connect to the destination");
 		return ret;
 	}
 	WRITE_ONCE(sk->sk_sndtimeo, LM_XFER_TIMEOUT);
@@ -63,19 +63,45 @@ static int source_config(struct lm_xfer *x)
 	return 0;
 }
 
-/* Wait until lmctl paused the VM and handed over its state. */
+/*
+ * The destination has nothing to say until COMMIT: anything readable now
+ * (an ABORT, the end of the connection) means it gave up.
+ */
+static bool source_peer_spoke(struct lm_xfer *x)
+{
+	struct sock *sk = x->sock->sk;
+
+	return READ_ONCE(sk->sk_err) ||
+	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
+	       !skb_queue_empty_lockless(&sk->sk_receive_queue);
+}
+
+/*
+ * Wait until lmctl paused the VM and handed over its state, watching the
+ * connection meanwhile: a destination that goes away is reported at once,
+ * not when the source VM has already been paused for nothing.
+ */
 static int source_wait_switchover(struct lm_xfer *x)
 {
-	long left;
+	unsigned long deadline = jiffies + LM_XFER_TIMEOUT;
 
 	lm_xfer_set_phase(x, LM_PHASE_WAIT_SWITCHOVER);
-	left = wait_event_interruptible_timeout(x->wait,
-						READ_ONCE(x->switchover) ||
-						lm_xfer_cancelled(x) ||
-						kthread_should_stop(),
-						LM_XFER_TIMEOUT);
-	if (lm_xfer_cancelled(x) || kthread_should_stop())
-		return -ECANCELED;
+	while (!READ_ONCE(x->switchover) && time_before(jiffies, deadline)) {
+		wait_event_interruptible_timeout(x->wait,
+						 READ_ONCE(x->switchover) ||
+						 lm_xfer_cancelled(x) ||
+						 kthread_should_stop(),
+						 HZ / 10);
+		if (lm_xfer_cancelled(x) || kthread_should_stop())
+			return -ECANCELED;
+		if (source_peer_spoke(x)) {
+			struct lm_wire_ack ack;
+
+			/* An ABORT is reported with its reason; else EOF. */
+			return lm_wire_expect(x, LM_WIRE_ABORT, &ack,
+					      sizeof(ack), NULL) ?: -EPROTO;
+		}
+	}
 	if (!READ_ONCE(x->switchover)) {
 		lm_xfer_fail(x, -ETIMEDOUT, LM_WIRE_REASON_TIMEOUT,
 			     "No SWITCHOVER within %d s", LM_XFER_TIMEOUT / HZ);

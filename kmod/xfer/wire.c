@@ -219,10 +219,8 @@ int lm_wire_expect(struct lm_xfer *x, u16 type, void *buf, size_t size,
 	if (ret)
 		return ret;
 	got = le16_to_cpu(hdr.type);
-	if (got == LM_WIRE_ABORT) {
-		ret = lm_wire_recv_payload(x, &hdr, buf, size);
-		return ret ?: wire_peer_aborted(x, buf, le32_to_cpu(hdr.len));
-	}
+	if (got == LM_WIRE_ABORT)
+		return lm_wire_expect_abort(x, &hdr);
 	if (got != type) {
 		lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
 			     "Expected a %s frame, got %s",

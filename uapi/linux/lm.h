@@ -195,6 +195,11 @@
  *            LM_A_XFER_REASON      NLA_U32, enum lm_wire_reason (failed)
  *            LM_A_XFER_ERRNO       NLA_U32, positive errno (failed)
  *            LM_A_XFER_MESSAGE     NLA_NUL_STRING, why it failed
+ *            LM_A_XFER_FAILED_PHASE NLA_U32, the phase it failed in: a
+ *                                  source that failed in LM_PHASE_COMMIT
+ *                                  without LM_A_XFER_ERRNO ECONNABORTED
+ *                                  (the destination's ABORT) cannot know
+ *                                  whether the destination runs the VM
  *
  * LM_CMD_EVENT
  *   Not a request: sent to the multicast group LM_MCGRP_XFER_NAME ("xfer")
@@ -281,6 +286,7 @@ enum lm_attr {
 	LM_A_XFER_REASON,
 	LM_A_XFER_ERRNO,
 	LM_A_XFER_MESSAGE,
+	LM_A_XFER_FAILED_PHASE,
 	__LM_A_MAX
 };
 #define LM_A_MAX (__LM_A_MAX - 1)

@@ -11,6 +11,7 @@
  * NETLINK_CAP_ACK so the kernel does not echo our request back).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -745,4 +746,262 @@ void lm_track_dirty_free(struct lm_track_dirty *dirty)
 	free(dirty->runs);
 	free(dirty->slots);
 	memset(dirty, 0, sizeof(*dirty));
+}
+
+/* Migration. */
+
+static struct nla_policy lm_nl_xfer_policy[LM_A_MAX + 1] = {
+	[LM_A_VM_ID]			= { .type = NLA_U32 },
+	[LM_A_XFER_PORT]		= { .type = NLA_U16 },
+	[LM_A_XFER_ROLE]		= { .type = NLA_U32 },
+	[LM_A_XFER_MODE]		= { .type = NLA_U32 },
+	[LM_A_XFER_PHASE]		= { .type = NLA_U32 },
+	[LM_A_XFER_ROUND]		= { .type = NLA_U32 },
+	[LM_A_XFER_PAGES]		= { .type = NLA_U64 },
+	[LM_A_XFER_ZERO_PAGES]		= { .type = NLA_U64 },
+	[LM_A_XFER_TOTAL_PAGES]		= { .type = NLA_U64 },
+	[LM_A_XFER_BYTES]		= { .type = NLA_U64 },
+	[LM_A_XFER_STATE_SIZE]		= { .type = NLA_U64 },
+	[LM_A_XFER_ELAPSED_NS]		= { .type = NLA_U64 },
+	[LM_A_XFER_STOPCOPY_NS]		= { .type = NLA_U64 },
+	[LM_A_XFER_CPU_NS]		= { .type = NLA_U64 },
+	[LM_A_XFER_REASON]		= { .type = NLA_U32 },
+	[LM_A_XFER_ERRNO]		= { .type = NLA_U32 },
+	[LM_A_XFER_MESSAGE]		= { .type = NLA_STRING },
+	[LM_A_XFER_FAILED_PHASE]	= { .type = NLA_U32 },
+};
+
+static uint32_t lm_nl_u32(struct nlattr **tb, int type)
+{
+	return tb[type] ? nla_get_u32(tb[type]) : 0;
+}
+
+static uint64_t lm_nl_u64(struct nlattr **tb, int type)
+{
+	return tb[type] ? nla_get_u64(tb[type]) : 0;
+}
+
+static int lm_nl_parse_xfer_status(struct nlmsghdr *nlh, void *arg)
+{
+	struct lm_xfer_status *st = arg;
+	struct nlattr *tb[LM_A_MAX + 1];
+
+	if (genlmsg_parse(nlh, 0, tb, LM_A_MAX, lm_nl_xfer_policy))
+		return -EPROTO;
+	if (!tb[LM_A_VM_ID] || !tb[LM_A_XFER_PHASE])
+		return -EPROTO;
+	memset(st, 0, sizeof(*st));
+	st->vm_id = lm_nl_u32(tb, LM_A_VM_ID);
+	st->role = lm_nl_u32(tb, LM_A_XFER_ROLE);
+	st->mode = lm_nl_u32(tb, LM_A_XFER_MODE);
+	st->phase = lm_nl_u32(tb, LM_A_XFER_PHASE);
+	st->round = lm_nl_u32(tb, LM_A_XFER_ROUND);
+	st->pages = lm_nl_u64(tb, LM_A_XFER_PAGES);
+	st->zero_pages = lm_nl_u64(tb, LM_A_XFER_ZERO_PAGES);
+	st->total_pages = lm_nl_u64(tb, LM_A_XFER_TOTAL_PAGES);
+	st->bytes = lm_nl_u64(tb, LM_A_XFER_BYTES);
+	st->state_size = lm_nl_u64(tb, LM_A_XFER_STATE_SIZE);
+	st->elapsed_ns = lm_nl_u64(tb, LM_A_XFER_ELAPSED_NS);
+	st->stopcopy_ns = lm_nl_u64(tb, LM_A_XFER_STOPCOPY_NS);
+	st->cpu_ns = lm_nl_u64(tb, LM_A_XFER_CPU_NS);
+	st->reason = lm_nl_u32(tb, LM_A_XFER_REASON);
+	st->err = lm_nl_u32(tb, LM_A_XFER_ERRNO);
+	st->failed_phase = lm_nl_u32(tb, LM_A_XFER_FAILED_PHASE);
+	if (tb[LM_A_XFER_MESSAGE])
+		nla_strlcpy(st->message, tb[LM_A_XFER_MESSAGE],
+			    sizeof(st->message));
+	return 0;
+}
+
+static int lm_nl_parse_port(struct nlmsghdr *nlh, void *arg)
+{
+	struct nlattr *tb[LM_A_MAX + 1];
+	uint16_t *port = arg;
+
+	if (genlmsg_parse(nlh, 0, tb, LM_A_MAX, lm_nl_xfer_policy))
+		return -EPROTO;
+	if (!tb[LM_A_XFER_PORT])
+		return -EPROTO;
+	*port = nla_get_u16(tb[LM_A_XFER_PORT]);
+	return 0;
+}
+
+int lm_nl_listen(struct lm_nl *nl, uint32_t id, const void *addr,
+		 size_t addr_len, uint16_t port, int state_fd,
+		 uint32_t recv_method, uint16_t *bound_port)
+{
+	unsigned int nr_replies;
+	struct nl_msg *msg;
+	uint16_t bound = 0;
+	int ret;
+
+	msg = lm_nl_new_request(nl, LM_CMD_LISTEN, 0);
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, LM_A_VM_ID, id) ||
+	    nla_put(msg, LM_A_XFER_ADDR, addr_len, addr) ||
+	    nla_put_u16(msg, LM_A_XFER_PORT, port) ||
+	    nla_put_u32(msg, LM_A_XFER_STATE_FD, state_fd) ||
+	    (recv_method &&
+	     nla_put_u32(msg, LM_A_XFER_RECV_METHOD, recv_method))) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	ret = lm_nl_transact(nl, msg, lm_nl_parse_port, &bound, &nr_replies);
+	if (!ret && nr_replies != 1)
+		ret = -EPROTO;
+	if (!ret && bound_port)
+		*bound_port = bound;
+	return ret;
+}
+
+int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
+		  size_t addr_len, uint16_t port, uint32_t mode,
+		  uint32_t send_method)
+{
+	struct nl_msg *msg;
+
+	msg = lm_nl_new_request(nl, LM_CMD_MIGRATE, 0);
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, LM_A_VM_ID, id) ||
+	    nla_put(msg, LM_A_XFER_ADDR, addr_len, addr) ||
+	    nla_put_u16(msg, LM_A_XFER_PORT, port) ||
+	    (mode && nla_put_u32(msg, LM_A_XFER_MODE, mode)) ||
+	    (send_method &&
+	     nla_put_u32(msg, LM_A_XFER_SEND_METHOD, send_method))) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return lm_nl_transact(nl, msg, NULL, NULL, NULL);
+}
+
+static int lm_nl_vm_u32_request(struct lm_nl *nl, uint8_t cmd, uint32_t id,
+				int type, bool with_value, uint32_t value)
+{
+	struct nl_msg *msg;
+
+	msg = lm_nl_new_request(nl, cmd, 0);
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, LM_A_VM_ID, id) ||
+	    (with_value && nla_put_u32(msg, type, value))) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return lm_nl_transact(nl, msg, NULL, NULL, NULL);
+}
+
+int lm_nl_switchover(struct lm_nl *nl, uint32_t id, int state_fd)
+{
+	return lm_nl_vm_u32_request(nl, LM_CMD_SWITCHOVER, id,
+				    LM_A_XFER_STATE_FD, true, state_fd);
+}
+
+int lm_nl_complete(struct lm_nl *nl, uint32_t id, uint32_t reason)
+{
+	return lm_nl_vm_u32_request(nl, LM_CMD_COMPLETE, id, LM_A_XFER_REASON,
+				    reason != 0, reason);
+}
+
+int lm_nl_cancel(struct lm_nl *nl, uint32_t id)
+{
+	return lm_nl_vm_u32_request(nl, LM_CMD_CANCEL, id, 0, false, 0);
+}
+
+int lm_nl_xfer_status(struct lm_nl *nl, uint32_t id,
+		      struct lm_xfer_status *st)
+{
+	unsigned int nr_replies;
+	struct nl_msg *msg;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	msg = lm_nl_new_request(nl, LM_CMD_STATUS, 0);
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, LM_A_VM_ID, id)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	ret = lm_nl_transact(nl, msg, lm_nl_parse_xfer_status, st,
+			     &nr_replies);
+	if (!ret && nr_replies != 1)
+		ret = -EPROTO;
+	return ret;
+}
+
+int lm_nl_events_open(struct lm_nl **evp)
+{
+	struct lm_nl *ev;
+	int grp, ret;
+
+	ret = lm_nl_open(&ev);
+	if (ret)
+		return ret;
+	grp = genl_ctrl_resolve_grp(ev->sock, LM_GENL_NAME, LM_MCGRP_XFER_NAME);
+	if (grp < 0) {
+		ret = grp == -NLE_OBJ_NOTFOUND ? -ENOENT : lm_nl_errno(grp);
+		goto err_close;
+	}
+	/* Events are not replies: they carry no sequence number of ours. */
+	nl_socket_disable_seq_check(ev->sock);
+	ret = nl_socket_add_membership(ev->sock, grp);
+	if (ret) {
+		ret = lm_nl_errno(ret);
+		goto err_close;
+	}
+	*evp = ev;
+	return 0;
+
+err_close:
+	lm_nl_close(ev);
+	return ret;
+}
+
+struct lm_nl_event {
+	struct lm_xfer_status *st;
+	int err;
+	bool got;
+};
+
+static int lm_nl_on_event(struct nl_msg *msg, void *arg)
+{
+	struct lm_nl_event *event = arg;
+	struct genlmsghdr *ghdr = nlmsg_data(nlmsg_hdr(msg));
+
+	if (ghdr->cmd != LM_CMD_EVENT)
+		return NL_OK;
+	event->err = lm_nl_parse_xfer_status(nlmsg_hdr(msg), event->st);
+	event->got = true;
+	return NL_STOP;
+}
+
+int lm_nl_event_wait(struct lm_nl *ev, int timeout_ms,
+		     struct lm_xfer_status *st)
+{
+	struct lm_nl_event event = { .st = st };
+	struct pollfd pfd = {
+		.fd = nl_socket_get_fd(ev->sock),
+		.events = POLLIN,
+	};
+	struct nl_cb *cb;
+	int ret;
+
+	ret = poll(&pfd, 1, timeout_ms);
+	if (ret < 0)
+		return -errno;
+	if (!ret)
+		return -ETIMEDOUT;
+	cb = nl_cb_alloc(NL_CB_DEFAULT);
+	if (!cb)
+		return -ENOMEM;
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, lm_nl_on_event, &event);
+	ret = nl_recvmsgs(ev->sock, cb);
+	nl_cb_put(cb);
+	if (ret < 0 && !event.got)
+		return lm_nl_errno(ret);
+	if (!event.got)
+		return -EAGAIN;
+	return event.err;
 }

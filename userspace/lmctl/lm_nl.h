@@ -147,4 +147,52 @@ int lm_nl_track_get(struct lm_nl *nl, uint32_t id,
 		    struct lm_track_dirty *dirty);
 void lm_track_dirty_free(struct lm_track_dirty *dirty);
 
+/*
+ * Migration (LM_CMD_LISTEN..LM_CMD_STATUS). Addresses are 4 (IPv4) or 16
+ * (IPv6) bytes in network order, ports in host order.
+ */
+struct lm_xfer_status {
+	uint32_t vm_id;
+	uint32_t role;			/* enum lm_wire_role */
+	uint32_t mode;			/* enum lm_wire_mode */
+	uint32_t phase;			/* enum lm_xfer_phase */
+	uint32_t round;
+	uint64_t pages;
+	uint64_t zero_pages;
+	uint64_t total_pages;
+	uint64_t bytes;
+	uint64_t state_size;
+	uint64_t elapsed_ns;
+	uint64_t stopcopy_ns;
+	uint64_t cpu_ns;
+	/* Set when the transfer failed (phase LM_PHASE_FAILED). */
+	uint32_t reason;		/* enum lm_wire_reason */
+	uint32_t err;			/* positive errno */
+	uint32_t failed_phase;
+	char message[160];
+};
+
+int lm_nl_listen(struct lm_nl *nl, uint32_t id, const void *addr,
+		 size_t addr_len, uint16_t port, int state_fd,
+		 uint32_t recv_method, uint16_t *bound_port);
+int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
+		  size_t addr_len, uint16_t port, uint32_t mode,
+		  uint32_t send_method);
+int lm_nl_switchover(struct lm_nl *nl, uint32_t id, int state_fd);
+/* @reason: 0 when the destination VMM runs the VM, else why not. */
+int lm_nl_complete(struct lm_nl *nl, uint32_t id, uint32_t reason);
+int lm_nl_cancel(struct lm_nl *nl, uint32_t id);
+int lm_nl_xfer_status(struct lm_nl *nl, uint32_t id,
+		      struct lm_xfer_status *st);
+
+/*
+ * Transfer events: a second socket, subscribed to the "xfer" multicast
+ * group. lm_nl_event_wait() returns 0 with the next event in *st,
+ * -ETIMEDOUT after @timeout_ms (-1: no limit), or -errno. Events can be
+ * lost when the socket's queue overflows: use STATUS as the reference.
+ */
+int lm_nl_events_open(struct lm_nl **evp);
+int lm_nl_event_wait(struct lm_nl *ev, int timeout_ms,
+		     struct lm_xfer_status *st);
+
 #endif /* LM_NL_H */

@@ -1,0 +1,685 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The transfer engine, driven directly over netlink: two KVM VMs in this
+ * process (a source filled with a known pattern and an empty destination of
+ * the same layout), migrated over loopback TCP by lm. No vCPU runs: the
+ * test is about the engine and the wire protocol, end to end through
+ * lmvm and lmctl is migrate_quick_test.sh.
+ *
+ * The peers that misbehave (a corrupted header, a corrupted page, a layout
+ * mismatch, a destination that disappears mid-transfer) are played by this
+ * test speaking the wire protocol itself, written from
+ * Documentation/protocol.rst and uapi/linux/lm_wire.h alone.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+#include <linux/lm.h>
+#include <linux/lm_wire.h>
+
+#include "kselftest_harness.h"
+#include "lm_nl.h"
+
+#define PAGE		4096ULL
+#define MiB		(1ULL << 20)
+#define GiB		(1ULL << 30)
+#define MAX_SLOTS	4
+#define STATE_SIZE	(3 * MiB + 123)
+
+struct slot_def {
+	uint64_t gpa;
+	uint64_t size;
+};
+
+/* A PC-like layout: low memory, a hole, main memory, memory above 4 GiB. */
+static const struct slot_def layout[] = {
+	{ .gpa = 0,		.size = 640 * 1024 },
+	{ .gpa = 1 * MiB,	.size = 31 * MiB },
+	{ .gpa = 4 * GiB,	.size = 8 * MiB },
+};
+
+#define NR_SLOTS (sizeof(layout) / sizeof(layout[0]))
+
+struct vm {
+	int kvm_fd;
+	int fd;
+	int vcpu_fd;
+	unsigned int nr_slots;
+	struct slot_def slots[MAX_SLOTS];
+	uint8_t *mem[MAX_SLOTS];
+	uint32_t id;
+};
+
+static int vm_create(struct vm *vm, const struct slot_def *slots,
+		     unsigned int nr)
+{
+	unsigned int i;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return -errno;
+	vm->fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0)
+		return -errno;
+	vm->nr_slots = nr;
+	for (i = 0; i < nr; i++) {
+		struct kvm_userspace_memory_region region = {
+			.slot = i,
+			.guest_phys_addr = slots[i].gpa,
+			.memory_size = slots[i].size,
+		};
+
+		vm->slots[i] = slots[i];
+		vm->mem[i] = mmap(NULL, slots[i].size, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (vm->mem[i] == MAP_FAILED)
+			return -errno;
+		region.userspace_addr = (uintptr_t)vm->mem[i];
+		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region))
+			return -errno;
+	}
+	vm->vcpu_fd = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
+	return vm->vcpu_fd < 0 ? -errno : 0;
+}
+
+static void vm_destroy(struct vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->nr_slots; i++)
+		if (vm->mem[i] && vm->mem[i] != MAP_FAILED)
+			munmap(vm->mem[i], vm->slots[i].size);
+	if (vm->vcpu_fd > 0)
+		close(vm->vcpu_fd);
+	if (vm->fd > 0)
+		close(vm->fd);
+	if (vm->kvm_fd > 0)
+		close(vm->kvm_fd);
+}
+
+/*
+ * Every page gets its slot, index and a seed-derived word, except every
+ * third page, left zero, and a run of zero pages at each slot's end.
+ */
+static uint64_t vm_fill(struct vm *vm, uint64_t seed)
+{
+	uint64_t zero = 0;
+	unsigned int i;
+
+	for (i = 0; i < vm->nr_slots; i++) {
+		uint64_t n = vm->slots[i].size / PAGE, p;
+
+		for (p = 0; p < n; p++) {
+			uint64_t *page = (uint64_t *)(vm->mem[i] + p * PAGE);
+
+			if (p % 3 == 2 || p >= n - 16) {
+				zero++;
+				continue;
+			}
+			page[0] = ((uint64_t)i << 48) | p;
+			page[1] = seed ^ (p * 0x9e3779b97f4a7c15ULL);
+			page[PAGE / 8 - 1] = ~page[1];
+		}
+	}
+	return zero;
+}
+
+static bool vm_same_memory(const struct vm *a, const struct vm *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < a->nr_slots; i++)
+		if (memcmp(a->mem[i], b->mem[i], a->slots[i].size))
+			return false;
+	return true;
+}
+
+static uint64_t vm_pages(const struct vm *vm)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < vm->nr_slots; i++)
+		n += vm->slots[i].size / PAGE;
+	return n;
+}
+
+static int memfd_with(const void *data, size_t len)
+{
+	int fd = memfd_create("lm-state", MFD_CLOEXEC);
+
+	if (fd < 0 || (len && write(fd, data, len) != (ssize_t)len))
+		return -1;
+	return fd;
+}
+
+static const uint8_t loopback[4] = { 127, 0, 0, 1 };
+
+/* Poll STATUS until @phase (or a final phase); the last status in *st. */
+static int wait_phase(struct lm_nl *nl, uint32_t id, uint32_t phase,
+		      struct lm_xfer_status *st)
+{
+	int i, ret;
+
+	for (i = 0; i < 30000; i++) {
+		ret = lm_nl_xfer_status(nl, id, st);
+		if (ret)
+			return ret;
+		if (st->phase == phase || st->phase == LM_PHASE_DONE ||
+		    st->phase == LM_PHASE_FAILED)
+			return 0;
+		usleep(1000);
+	}
+	return -ETIMEDOUT;
+}
+
+/* CRC-32C, bit by bit: the reference the document gives. */
+static uint32_t crc32c(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint32_t crc = 0xffffffff;
+	int k;
+
+	while (len--) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78 : crc >> 1;
+	}
+	return ~crc;
+}
+
+/* A peer played by the test: a blocking TCP socket and its counters. */
+struct peer {
+	int fd;
+	uint32_t tx_seq;
+	uint32_t rx_seq;
+};
+
+static int peer_send(struct peer *p, uint16_t type, const void *payload,
+		     size_t len, uint32_t payload_crc)
+{
+	struct lm_wire_hdr hdr = {
+		.type = htole16(type),
+		.len = htole32(len),
+		.seq = htole32(p->tx_seq++),
+		.payload_crc = htole32(payload_crc),
+	};
+
+	hdr.hdr_crc = htole32(crc32c(&hdr, 16));
+	if (send(p->fd, &hdr, sizeof(hdr), MSG_MORE) != sizeof(hdr))
+		return -errno;
+	if (len && send(p->fd, payload, len, 0) != (ssize_t)len)
+		return -errno;
+	return 0;
+}
+
+static int peer_send_frame(struct peer *p, uint16_t type, const void *payload,
+			   size_t len)
+{
+	return peer_send(p, type, payload, len, crc32c(payload, len));
+}
+
+static int recv_all(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, (char *)buf + got, len - got, 0);
+
+		if (n <= 0)
+			return n ? -errno : -ECONNRESET;
+		got += n;
+	}
+	return 0;
+}
+
+/* Receive a whole frame into @buf (@size bytes); checks both CRCs. */
+static int peer_recv(struct peer *p, struct lm_wire_hdr *hdr, void *buf,
+		     size_t size)
+{
+	int ret = recv_all(p->fd, hdr, sizeof(*hdr));
+
+	if (ret)
+		return ret;
+	if (le32toh(hdr->hdr_crc) != crc32c(hdr, 16) ||
+	    le32toh(hdr->seq) != p->rx_seq++ || le32toh(hdr->len) > size)
+		return -EBADMSG;
+	ret = recv_all(p->fd, buf, le32toh(hdr->len));
+	if (ret)
+		return ret;
+	if (le16toh(hdr->type) != LM_WIRE_PAGES &&
+	    crc32c(buf, le32toh(hdr->len)) != le32toh(hdr->payload_crc))
+		return -EBADMSG;
+	return 0;
+}
+
+static int peer_connect(struct peer *p, uint16_t port)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+
+	memset(p, 0, sizeof(*p));
+	p->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (p->fd < 0)
+		return -errno;
+	return connect(p->fd, (struct sockaddr *)&sin, sizeof(sin)) ? -errno : 0;
+}
+
+static void hello_fill(struct lm_wire_hello *h, uint32_t role)
+{
+	memset(h, 0, sizeof(*h));
+	h->magic = htole32(LM_WIRE_MAGIC);
+	h->version = htole32(1);
+	h->features = htole64(LM_WIRE_F_ZERO_PAGES | LM_WIRE_F_DATA_CRC);
+	h->role = htole32(role);
+}
+
+/* The CONFIG of @vm, as a source would send it; returns its length. */
+static size_t config_fill(const struct vm *vm, void *buf)
+{
+	struct lm_wire_config *c = buf;
+	struct lm_wire_slot *s = (void *)(c + 1);
+	unsigned int i;
+
+	memset(buf, 0, sizeof(*c) + vm->nr_slots * sizeof(*s));
+	c->page_size = htole32(PAGE);
+	c->nr_vcpus = htole32(1);
+	c->nr_slots = htole32(vm->nr_slots);
+	c->mode = htole32(LM_WIRE_MODE_QUICK);
+	c->total_pages = htole64(vm_pages(vm));
+	for (i = 0; i < vm->nr_slots; i++) {
+		s[i].gpa = htole64(vm->slots[i].gpa);
+		s[i].size = htole64(vm->slots[i].size);
+	}
+	return sizeof(*c) + vm->nr_slots * sizeof(*s);
+}
+
+FIXTURE(engine) {
+	struct lm_nl *nl;
+	struct vm src;
+	struct vm dst;
+	uint64_t zero_pages;
+	int state_in;
+	int state_out;
+	uint8_t *state;
+};
+
+FIXTURE_SETUP(engine)
+{
+	int fd = open("/dev/kvm", O_RDWR);
+	size_t i;
+
+	if (fd < 0)
+		SKIP(return, "no /dev/kvm");
+	close(fd);
+	ASSERT_EQ(0, lm_nl_open(&self->nl));
+	ASSERT_EQ(0, vm_create(&self->src, layout, NR_SLOTS));
+	ASSERT_EQ(0, vm_create(&self->dst, layout, NR_SLOTS));
+	self->zero_pages = vm_fill(&self->src, 42);
+	ASSERT_EQ(0, lm_nl_attach(self->nl, self->src.fd, 0, &self->src.id));
+	ASSERT_EQ(0, lm_nl_attach(self->nl, self->dst.fd, 0, &self->dst.id));
+
+	self->state = malloc(STATE_SIZE);
+	ASSERT_NE(NULL, self->state);
+	for (i = 0; i < STATE_SIZE; i++)
+		self->state[i] = (i * 131) ^ (i >> 9);
+	self->state_in = memfd_with(self->state, STATE_SIZE);
+	self->state_out = memfd_with(NULL, 0);
+	ASSERT_LE(0, self->state_in);
+	ASSERT_LE(0, self->state_out);
+}
+
+FIXTURE_TEARDOWN(engine)
+{
+	if (!self->nl)
+		return;
+	lm_nl_detach(self->nl, self->src.id);
+	lm_nl_detach(self->nl, self->dst.id);
+	vm_destroy(&self->src);
+	vm_destroy(&self->dst);
+	lm_nl_close(self->nl);
+	free(self->state);
+	close(self->state_in);
+	close(self->state_out);
+}
+
+static void log_status(struct __test_metadata *_metadata, const char *who,
+		       const struct lm_xfer_status *st)
+{
+	TH_LOG("%s: phase %u pages %llu zero %llu bytes %llu state %llu cpu %.3f ms reason %u err %u \"%s\"",
+	       who, st->phase, (unsigned long long)st->pages,
+	       (unsigned long long)st->zero_pages,
+	       (unsigned long long)st->bytes,
+	       (unsigned long long)st->state_size, st->cpu_ns / 1e6,
+	       st->reason, st->err, st->message);
+}
+
+/* The whole protocol: memory and state arrive intact, the source learns. */
+TEST_F(engine, quick_loopback)
+{
+	struct lm_xfer_status s, d;
+	uint8_t *state;
+	uint16_t port;
+
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_NE(0, port);
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
+				   LM_WIRE_MODE_QUICK, 0)) {
+		TH_LOG("%s", lm_nl_extack(self->nl));
+	}
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
+				LM_PHASE_WAIT_SWITCHOVER, &s));
+	ASSERT_EQ(LM_PHASE_WAIT_SWITCHOVER, s.phase) log_status(_metadata, "source", &s);
+	/* Nothing of memory travels before the switchover. */
+	ASSERT_EQ(0, lm_nl_xfer_status(self->nl, self->dst.id, &d));
+	EXPECT_EQ(0, d.pages);
+
+	ASSERT_EQ(0, lm_nl_switchover(self->nl, self->src.id, self->state_in));
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_COMMIT, &d));
+	ASSERT_EQ(LM_PHASE_COMMIT, d.phase) log_status(_metadata, "destination", &d);
+
+	EXPECT_TRUE(vm_same_memory(&self->src, &self->dst));
+	EXPECT_EQ(vm_pages(&self->src), d.pages);
+	EXPECT_EQ(self->zero_pages, d.zero_pages);
+	EXPECT_EQ(STATE_SIZE, d.state_size);
+	state = mmap(NULL, STATE_SIZE, PROT_READ, MAP_SHARED, self->state_out, 0);
+	ASSERT_NE(MAP_FAILED, state);
+	EXPECT_EQ(0, memcmp(state, self->state, STATE_SIZE));
+	munmap(state, STATE_SIZE);
+
+	/* The source waits for the verdict: not done before COMPLETE. */
+	ASSERT_EQ(0, lm_nl_xfer_status(self->nl, self->src.id, &s));
+	EXPECT_EQ(LM_PHASE_COMMIT, s.phase);
+	ASSERT_EQ(0, lm_nl_complete(self->nl, self->dst.id, 0));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_DONE, &s));
+	EXPECT_EQ(LM_PHASE_DONE, s.phase) log_status(_metadata, "source", &s);
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_DONE, &d));
+	EXPECT_EQ(LM_PHASE_DONE, d.phase);
+	EXPECT_EQ(vm_pages(&self->src), s.pages);
+	log_status(_metadata, "source", &s);
+	log_status(_metadata, "destination", &d);
+
+	/* A second migration of the same VMs replaces the finished ones. */
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, lm_nl_cancel(self->nl, self->dst.id));
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_FAILED, &d));
+	EXPECT_EQ(LM_WIRE_REASON_CANCELLED, d.reason);
+}
+
+/* The destination refuses another layout before any page is sent. */
+TEST_F(engine, layout_mismatch)
+{
+	struct slot_def other[NR_SLOTS];
+	struct lm_xfer_status s, d;
+	struct vm small;
+	uint16_t port;
+
+	memcpy(other, layout, sizeof(other));
+	other[2].size /= 2;
+	ASSERT_EQ(0, vm_create(&small, other, NR_SLOTS));
+	ASSERT_EQ(0, lm_nl_attach(self->nl, small.fd, 0, &small.id));
+	ASSERT_EQ(0, lm_nl_listen(self->nl, small.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
+				   LM_WIRE_MODE_QUICK, 0));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+	ASSERT_EQ(LM_PHASE_FAILED, s.phase);
+	log_status(_metadata, "source", &s);
+	EXPECT_EQ(LM_WIRE_REASON_SLOT, s.reason);
+	EXPECT_EQ(LM_PHASE_CONFIG, s.failed_phase);
+	EXPECT_NE(NULL, strstr(s.message, "Slot 2 size"));
+	EXPECT_EQ(0, s.pages);
+	ASSERT_EQ(0, wait_phase(self->nl, small.id, LM_PHASE_FAILED, &d));
+	EXPECT_EQ(LM_WIRE_REASON_SLOT, d.reason);
+	EXPECT_EQ(0, d.pages);
+	log_status(_metadata, "destination", &d);
+	/* SWITCHOVER on a failed transfer is refused. */
+	EXPECT_EQ(-EINVAL, lm_nl_switchover(self->nl, self->src.id,
+					    self->state_in));
+	lm_nl_detach(self->nl, small.id);
+	vm_destroy(&small);
+}
+
+/* A frame header with a wrong CRC ends the transfer on the destination. */
+TEST_F(engine, corrupted_header)
+{
+	struct lm_xfer_status d;
+	struct lm_wire_hello h;
+	struct peer p;
+	uint16_t port;
+
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, peer_connect(&p, port));
+	hello_fill(&h, LM_WIRE_ROLE_SOURCE);
+	/* A header CRC computed over the wrong bytes. */
+	{
+		struct lm_wire_hdr hdr = {
+			.type = htole16(LM_WIRE_HELLO),
+			.len = htole32(sizeof(h)),
+			.payload_crc = htole32(crc32c(&h, sizeof(h))),
+		};
+
+		hdr.hdr_crc = htole32(crc32c(&hdr, 16) ^ 1);
+		ASSERT_EQ((ssize_t)sizeof(hdr), send(p.fd, &hdr, sizeof(hdr), 0));
+		ASSERT_EQ((ssize_t)sizeof(h), send(p.fd, &h, sizeof(h), 0));
+	}
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_FAILED, &d));
+	EXPECT_EQ(LM_PHASE_FAILED, d.phase);
+	EXPECT_EQ(LM_WIRE_REASON_CRC, d.reason);
+	log_status(_metadata, "destination", &d);
+	close(p.fd);
+}
+
+/*
+ * A well-formed transfer up to a PAGES batch whose page data does not
+ * match its CRC: the destination aborts and tells the source why.
+ */
+TEST_F(engine, corrupted_page)
+{
+	struct {
+		struct lm_wire_pages p;
+		struct lm_wire_run r;
+		uint8_t data[PAGE];
+	} batch;
+	uint8_t buf[4096];
+	struct lm_xfer_status d;
+	struct lm_wire_hello h;
+	struct lm_wire_hdr hdr;
+	struct peer p;
+	uint16_t port;
+	size_t len;
+
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, peer_connect(&p, port));
+	hello_fill(&h, LM_WIRE_ROLE_SOURCE);
+	ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_HELLO, &h, sizeof(h)));
+	ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(LM_WIRE_HELLO, le16toh(hdr.type));
+	ASSERT_EQ(0, le32toh(((struct lm_wire_hello *)buf)->reason));
+
+	len = config_fill(&self->dst, buf);
+	ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_CONFIG, buf, len));
+	ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(LM_WIRE_ACK, le16toh(hdr.type));
+
+	memset(&batch, 0, sizeof(batch));
+	batch.p.slot = htole32(1);
+	batch.p.nr_runs = htole32(1);
+	batch.p.nr_pages = htole32(1);
+	batch.p.nr_data = htole32(1);
+	batch.p.flags = htole32(LM_WIRE_PAGES_DATA_CRC);
+	batch.r.first = htole64(7);
+	batch.r.nr_pages = htole32(1);
+	memset(batch.data, 0x5a, sizeof(batch.data));
+	batch.p.data_crc = htole32(crc32c(batch.data, PAGE) ^ 0x10);
+	ASSERT_EQ(0, peer_send(&p, LM_WIRE_PAGES, &batch, sizeof(batch),
+			       crc32c(&batch, sizeof(batch.p) + sizeof(batch.r))));
+
+	/* The destination's ABORT names the reason. */
+	ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+	EXPECT_EQ(LM_WIRE_ABORT, le16toh(hdr.type));
+	EXPECT_EQ(LM_WIRE_REASON_CRC,
+		  le32toh(((struct lm_wire_abort *)buf)->reason));
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_FAILED, &d));
+	EXPECT_EQ(LM_WIRE_REASON_CRC, d.reason);
+	log_status(_metadata, "destination", &d);
+	close(p.fd);
+}
+
+/*
+ * The destination disappears in the middle of the memory: the source
+ * fails with a clear error, its VM's memory untouched.
+ */
+TEST_F(engine, destination_vanishes)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t sl = sizeof(sin);
+	struct lm_xfer_status s;
+	struct lm_wire_hello h;
+	struct lm_wire_hdr hdr;
+	struct lm_wire_ack ack;
+	static uint8_t buf[1 << 16];
+	struct vm copy;
+	struct peer p;
+	int lfd, one = 1;
+	unsigned int i;
+
+	/* A copy of the source memory to compare with afterwards. */
+	ASSERT_EQ(0, vm_create(&copy, layout, NR_SLOTS));
+	for (i = 0; i < NR_SLOTS; i++)
+		memcpy(copy.mem[i], self->src.mem[i], layout[i].size);
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, lfd);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(0, listen(lfd, 1));
+	ASSERT_EQ(0, getsockname(lfd, (struct sockaddr *)&sin, &sl));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4,
+				   ntohs(sin.sin_port), LM_WIRE_MODE_QUICK, 0));
+	memset(&p, 0, sizeof(p));
+	p.fd = accept(lfd, NULL, NULL);
+	ASSERT_LE(0, p.fd);
+	close(lfd);
+
+	ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(LM_WIRE_HELLO, le16toh(hdr.type));
+	hello_fill(&h, LM_WIRE_ROLE_DESTINATION);
+	ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_HELLO, &h, sizeof(h)));
+	ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(LM_WIRE_CONFIG, le16toh(hdr.type));
+	ack.type = htole32(LM_WIRE_CONFIG);
+	ack.seq = hdr.seq;
+	ack.reserved = 0;
+	ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_ACK, &ack, sizeof(ack)));
+
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
+				LM_PHASE_WAIT_SWITCHOVER, &s));
+	ASSERT_EQ(0, lm_nl_switchover(self->nl, self->src.id, self->state_in));
+	/* Take a few batches, then vanish with unread data (an RST). */
+	ASSERT_EQ(0, recv_all(p.fd, buf, sizeof(buf)));
+	close(p.fd);
+
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+	EXPECT_EQ(LM_PHASE_FAILED, s.phase);
+	EXPECT_EQ(LM_PHASE_STOPCOPY, s.failed_phase);
+	EXPECT_EQ(LM_WIRE_REASON_CONNECTION, s.reason);
+	log_status(_metadata, "source", &s);
+	EXPECT_TRUE(vm_same_memory(&self->src, &copy));
+	vm_destroy(&copy);
+}
+
+/* DETACH while listening and while waiting for SWITCHOVER: no hang. */
+TEST_F(engine, detach_mid_transfer)
+{
+	struct lm_xfer_status s;
+	uint16_t port;
+
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
+				   LM_WIRE_MODE_QUICK, 0));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
+				LM_PHASE_WAIT_SWITCHOVER, &s));
+	ASSERT_EQ(0, lm_nl_detach(self->nl, self->dst.id));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+	EXPECT_EQ(LM_PHASE_FAILED, s.phase);
+	log_status(_metadata, "source", &s);
+	ASSERT_EQ(0, lm_nl_detach(self->nl, self->src.id));
+	EXPECT_EQ(-ENOENT, lm_nl_xfer_status(self->nl, self->src.id, &s));
+}
+
+/* Closing the netlink socket that started a transfer cancels it. */
+TEST_F(engine, owner_socket_closed)
+{
+	struct lm_xfer_status d;
+	struct lm_nl *owner;
+	uint16_t port;
+
+	ASSERT_EQ(0, lm_nl_open(&owner));
+	ASSERT_EQ(0, lm_nl_listen(owner, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	lm_nl_close(owner);
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_FAILED, &d));
+	EXPECT_EQ(LM_PHASE_FAILED, d.phase);
+	EXPECT_EQ(LM_WIRE_REASON_CANCELLED, d.reason);
+}
+
+/* Bad requests get an errno and an extack message. */
+TEST_F(engine, bad_requests)
+{
+	static const uint8_t five[5];
+	uint16_t port;
+
+	EXPECT_EQ(-EINVAL, lm_nl_listen(self->nl, self->dst.id, five, 5, 0,
+					self->state_out, 0, &port));
+	EXPECT_STRNE("", lm_nl_extack(self->nl));
+	EXPECT_EQ(-EBADF, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
+				       1000, 0, &port));
+	EXPECT_STRNE("", lm_nl_extack(self->nl));
+	EXPECT_EQ(-ENOENT, lm_nl_listen(self->nl, 4000, loopback, 4, 0,
+					self->state_out, 0, &port));
+	EXPECT_EQ(-EOPNOTSUPP, lm_nl_migrate(self->nl, self->src.id, loopback,
+					     4, 1, LM_WIRE_MODE_LIVE, 0));
+	EXPECT_EQ(-ENOENT, lm_nl_switchover(self->nl, self->src.id,
+					    self->state_in));
+	EXPECT_EQ(-ENOENT, lm_nl_cancel(self->nl, self->src.id));
+	/* Nobody listens on this port: the connection is refused. */
+	{
+		struct lm_xfer_status s;
+
+		ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4,
+					   1, LM_WIRE_MODE_QUICK, 0));
+		ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
+					LM_PHASE_FAILED, &s));
+		EXPECT_EQ(LM_WIRE_REASON_CONNECTION, s.reason);
+		log_status(_metadata, "source", &s);
+	}
+}
+
+TEST_HARNESS_MAIN
