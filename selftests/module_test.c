@@ -25,7 +25,7 @@ static int kvm_vendor_refcnt(void)
 	int refcnt;
 	FILE *f;
 
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(paths); i++) {
 		f = fopen(paths[i], "r");
 		if (!f)
 			continue;

@@ -16,8 +16,7 @@ static const struct {
 	{ LM_FEATURE_MIGRATE, "migrate" },
 };
 
-#define LM_NR_FEATURE_NAMES \
-	(sizeof(lm_feature_names) / sizeof(lm_feature_names[0]))
+#define LM_NR_FEATURE_NAMES ARRAY_SIZE(lm_feature_names)
 
 /* Name of feature @bit; bits this lmctl does not know get "bit<N>". */
 static const char *lm_feature_name(unsigned int bit, char *buf, size_t len)

@@ -17,8 +17,7 @@ static const struct {
 	{ KVM_MEM_READONLY, "readonly" },
 };
 
-#define KVM_NR_MEM_FLAG_NAMES \
-	(sizeof(kvm_mem_flag_names) / sizeof(kvm_mem_flag_names[0]))
+#define KVM_NR_MEM_FLAG_NAMES ARRAY_SIZE(kvm_mem_flag_names)
 
 /* Flags as "dirty-log,readonly", "-" for none, unknown ones in hex. */
 static const char *mem_flags_str(uint32_t flags, char *buf, size_t len)

@@ -56,7 +56,7 @@ static const struct lmctl_cmd lmctl_cmds[] = {
 	},
 };
 
-#define LMCTL_NR_CMDS (sizeof(lmctl_cmds) / sizeof(lmctl_cmds[0]))
+#define LMCTL_NR_CMDS ARRAY_SIZE(lmctl_cmds)
 
 void lmctl_err(const char *fmt, ...)
 {

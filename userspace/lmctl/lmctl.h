@@ -16,6 +16,8 @@
 #include "json.h"
 #include "lm_nl.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Exit status; documented in lmctl(8). */
 enum {
 	LMCTL_EXIT_OK		= 0,
