@@ -55,7 +55,7 @@ problems=$(echo "$text" | awk '
 		sub(/^.*\[ *[0-9]+\.[0-9]+\] /, "", msg)
 	}
 	msg ~ /^(Kernel )?[Cc]ommand line:/ { next }
-	msg ~ /Oops|BUG:|WARNING:|Kernel panic|general protection fault|kernel BUG at|UBSAN:|KASAN:|KFENCE:|refcount_t|soft lockup|hard LOCKUP|blocked for more than [0-9]+ seconds|hung_task|rcu.*(stall|detected stalls)|list_(add|del) corruption|[Ll]eak/ {
+	msg ~ /Oops|BUG:|WARNING:|Kernel panic|general protection fault|kernel BUG at|UBSAN:|KASAN:|KFENCE:|refcount_t|soft lockup|hard LOCKUP|blocked for more than [0-9]+ seconds|hung_task|rcu.*detected stall|list_(add|del) corruption|[Ll]eak/ {
 		if (msg ~ /^(RETBleed|Spectre|MDS|MMIO Stale Data|SRBDS|GDS|TAA|L1TF|Retbleed|Speculative|ITS|TSA|VMSCAPE|x86\/bugs):/)
 			next
 		print msg

@@ -55,12 +55,19 @@ echo "lab: initramfs $(du -h "$initrd" | cut -f1) in $((t1 - t0))s;" \
      "booting $KVER ($mode, ${LAB_SMP} cpus, $LAB_MEM," \
      "limit ${LAB_TIMEOUT}s)"
 
+# An emulated CPU runs many times slower than a real one, and loses the
+# host CPU to other work now and then: give the soft lockup and RCU stall
+# detectors more slack than on hardware (a real lockup still trips them).
+cmdline="console=ttyS0 panic=-1 loglevel=7 printk.time=1"
+cmdline+=" watchdog_thresh=30 rcupdate.rcu_cpu_stall_timeout=60"
+cmdline+=" lmlab=$mode lmlab_timeout=$TEST_TIMEOUT ${LAB_APPEND:-}"
+
 qemu=(qemu-system-x86_64
 	-accel tcg,thread=multi -cpu max -smp "$LAB_SMP" -m "$LAB_MEM"
 	-nodefaults -no-user-config -display none -serial mon:stdio
 	-no-reboot
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd"
-	-append "console=ttyS0 panic=-1 loglevel=7 printk.time=1 lmlab=$mode lmlab_timeout=$TEST_TIMEOUT ${LAB_APPEND:-}")
+	-append "$cmdline")
 
 status=0
 if [[ $mode == shell ]]; then
@@ -78,7 +85,7 @@ if [[ $LAB_VERBOSE == 1 || $mode == demo ]]; then
 else
 	filter=(grep --line-buffered -E '^(# selftest: |lab: |==== lab)')
 fi
-timeout -k 10 "$LAB_TIMEOUT" "${qemu[@]}" < /dev/null |
+timeout --foreground -k 10 "$LAB_TIMEOUT" "${qemu[@]}" < /dev/null |
 	tee "$log" | sed -u 's/\r$//' | { "${filter[@]}" || true; } ||
 	status=$?
 t2=$(date +%s)
