@@ -15,6 +15,7 @@
  * A zero run is checked page by page and cleared only where the guest page
  * is not already zero, so that memory the destination never touched stays
  * unallocated.
+
  */
 
 #include "internal.h"
@@ -25,6 +26,7 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/net.h>
+#include <linux/pgtable.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
@@ -49,21 +51,37 @@ static int rx_msg(struct lm_xfer *x, struct msghdr *msg, size_t len)
 	return 0;
 }
 
-static int rx_zero_run(struct lm_xfer *x, unsigned long hva, u32 n,
-		       void *scratch)
+/*
+ * Make @n guest pages zero. Looking at them through a read-only pin costs
+ * no allocation: memory never touched is the shared zero page, and most
+ * of a fresh destination is. Only a page that is not zero is written.
+ */
+static int rx_zero_run(struct lm_xfer *x, unsigned long hva, u32 n)
 {
+	int pinned, ret = 0;
 	u32 i;
 
-	for (i = 0; i < n; i++, hva += PAGE_SIZE) {
-		void __user *uaddr = (void __user *)hva;
-
-		if (copy_from_user(scratch, uaddr, PAGE_SIZE))
-			return -EFAULT;
-		if (memchr_inv(scratch, 0, PAGE_SIZE) &&
-		    clear_user(uaddr, PAGE_SIZE))
-			return -EFAULT;
+	pinned = pin_user_pages_fast(hva, n, 0, x->pages);
+	if (pinned != n) {
+		if (pinned > 0)
+			unpin_user_pages(x->pages, pinned);
+		return pinned < 0 ? pinned : -EFAULT;
 	}
-	return 0;
+	for (i = 0; i < n && !ret; i++) {
+		bool zero = true;
+		void *addr;
+
+		if (is_zero_pfn(page_to_pfn(x->pages[i])))
+			continue;
+		addr = kmap_local_page(x->pages[i]);
+		zero = !memchr_inv(addr, 0, PAGE_SIZE);
+		kunmap_local(addr);
+		if (!zero && clear_user((void __user *)hva + i * PAGE_SIZE,
+					PAGE_SIZE))
+			ret = -EFAULT;
+	}
+	unpin_user_pages(x->pages, n);
+	return ret;
 }
 
 static int rx_data_run_pin(struct lm_xfer *x, unsigned long hva, u32 n,
@@ -207,7 +225,7 @@ int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 		unsigned long hva = slot->hva + first * PAGE_SIZE;
 
 		if (le32_to_cpu(runs[i].flags) & LM_WIRE_RUN_ZERO) {
-			ret = rx_zero_run(x, hva, n, scratch);
+			ret = rx_zero_run(x, hva, n);
 			zero += n;
 			if (ret)
 				return rx_fault(x, le32_to_cpu(desc->slot),

@@ -28,6 +28,7 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/net.h>
+#include <linux/pgtable.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -159,12 +160,18 @@ static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		void *addr = kmap_local_page(x->pages[i]);
+		void *addr;
 
-		zero[i] = !memchr_inv(addr, 0, PAGE_SIZE);
-		if (!zero[i] && data_crc)
-			crc = __crc32c_le(crc, addr, PAGE_SIZE);
-		kunmap_local(addr);
+		/* Memory the guest never touched: the shared zero page. */
+		if (is_zero_pfn(page_to_pfn(x->pages[i]))) {
+			zero[i] = true;
+		} else {
+			addr = kmap_local_page(x->pages[i]);
+			zero[i] = !memchr_inv(addr, 0, PAGE_SIZE);
+			if (!zero[i] && data_crc)
+				crc = __crc32c_le(crc, addr, PAGE_SIZE);
+			kunmap_local(addr);
+		}
 
 		nr_data += !zero[i];
 		if (i && zero[i] == zero[i - 1]) {

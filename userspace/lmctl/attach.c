@@ -85,7 +85,7 @@ static bool same_file(int a, int b)
  * VM it has when @vmm_fd < 0) into our file table. Returns the new
  * descriptor, or -1 after saying why.
  */
-static int grab_vm_fd(pid_t pid, int vmm_fd)
+int lmctl_grab_vm_fd(pid_t pid, int vmm_fd)
 {
 	int fds[MAX_VM_FDS], mine[MAX_VM_FDS];
 	int nr, nr_mine = 0, pidfd, fd, i, j;
@@ -247,7 +247,7 @@ int lmctl_cmd_attach(struct lmctl *ctx, int argc, char **argv)
 	if (have_fd) {
 		vm_fd = fd;
 	} else {
-		vm_fd = grab_vm_fd(pid, have_vmm_fd ? (int)vmm_fd : -1);
+		vm_fd = lmctl_grab_vm_fd(pid, have_vmm_fd ? (int)vmm_fd : -1);
 		if (vm_fd < 0)
 			return LMCTL_EXIT_FAILURE;
 	}

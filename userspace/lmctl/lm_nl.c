@@ -965,6 +965,12 @@ struct lm_nl_event {
 	bool got;
 };
 
+static int lm_nl_no_seq_check(struct nl_msg *msg, void *arg)
+{
+	(void)msg, (void)arg;
+	return NL_OK;
+}
+
 static int lm_nl_on_event(struct nl_msg *msg, void *arg)
 {
 	struct lm_nl_event *event = arg;
@@ -997,6 +1003,8 @@ int lm_nl_event_wait(struct lm_nl *ev, int timeout_ms,
 	if (!cb)
 		return -ENOMEM;
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, lm_nl_on_event, &event);
+	/* A fresh callback set checks sequence numbers again: not here. */
+	nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, lm_nl_no_seq_check, NULL);
 	ret = nl_recvmsgs(ev->sock, cb);
 	nl_cb_put(cb);
 	if (ret < 0 && !event.got)

@@ -54,6 +54,46 @@ static const struct lmctl_cmd lmctl_cmds[] = {
 			"the vCPU count and every memory slot: id, address space, guest\n"
 			"physical base, size, KVM flags and host virtual address.\n",
 	},
+	{
+		.name = "receive",
+		.run = lmctl_cmd_receive,
+		.usage = "--pid PID --control SOCK --listen ADDR:PORT [--checksum]",
+		.summary = "receive a migrating VM into a VMM started with --incoming",
+		.help = "  --pid PID          the destination VMM (lmvm --incoming)\n"
+			"  --control SOCK     its control socket\n"
+			"  --listen ADDR:PORT where to wait for the source ([ADDR6]:PORT\n"
+			"                     for IPv6; port 0 picks one, printed on stderr)\n"
+			"  --recv-method M    pin (default) or user: how pages land in memory\n"
+			"  --checksum         print the VMM's memory checksum before resuming\n"
+			"Accepts one source; when memory and state are in, has the VMM load\n"
+			"the state and resume, then acknowledges the source.\n",
+	},
+	{
+		.name = "migrate",
+		.run = lmctl_cmd_migrate,
+		.usage = "--pid PID --control SOCK --to ADDR:PORT [--mode quick|live]",
+		.summary = "move a running VM to a host where lmctl receive waits",
+		.help = "  --pid PID          the source VMM\n"
+			"  --control SOCK     its control socket\n"
+			"  --to ADDR:PORT     the destination's lmctl receive\n"
+			"  --mode quick|live  quick: pause, then copy everything (default);\n"
+			"                     live: not implemented yet\n"
+			"  --send-method M    sendpage (default), copy or zerocopy\n"
+			"  --no-progress      no progress line on a terminal\n"
+			"The destination checks the memory layout before the VM is paused.\n"
+			"Prints the downtime (pause to the destination's acknowledgement).\n"
+			"On failure the VM is resumed here, unless the destination may\n"
+			"already run it.\n",
+	},
+	{
+		.name = "status",
+		.run = lmctl_cmd_status,
+		.usage = "--vm ID",
+		.summary = "show the phase and progress of a VM's migration",
+		.help = "  --vm ID      the VM id\n"
+			"Shows the role, phase, round, pages and bytes moved, elapsed time\n"
+			"and, after a failure, its phase, reason and message.\n",
+	},
 };
 
 #define LMCTL_NR_CMDS ARRAY_SIZE(lmctl_cmds)

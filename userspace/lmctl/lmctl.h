@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "json.h"
 #include "lm_nl.h"
@@ -69,5 +70,14 @@ int lmctl_cmd_info(struct lmctl *ctx, int argc, char **argv);
 int lmctl_cmd_attach(struct lmctl *ctx, int argc, char **argv);
 int lmctl_cmd_detach(struct lmctl *ctx, int argc, char **argv);
 int lmctl_cmd_list(struct lmctl *ctx, int argc, char **argv);
+int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv);
+int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv);
+int lmctl_cmd_status(struct lmctl *ctx, int argc, char **argv);
+
+/*
+ * Duplicate the KVM VM descriptor of VMM @pid (its descriptor @vmm_fd, or
+ * its only VM when @vmm_fd < 0) into lmctl; -1 after saying why not.
+ */
+int lmctl_grab_vm_fd(pid_t pid, int vmm_fd);
 
 #endif /* LMCTL_H */

@@ -1,0 +1,250 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Quick migration end to end, as an operator does it: two "hosts" (network
+# namespaces joined by a veth pair), an lmvm on each, lmctl receive on the
+# destination and lmctl migrate on the source.
+#
+#  1. a 256 MiB VM running the sweep workload moves: the destination's
+#     memory checksum before resume equals the source's at pause, the
+#     workload goes on at the destination (its counters advance and its
+#     stamps verify), the source stays paused;
+#  2. a destination with another memory size refuses the layout before
+#     any page is sent; the source never pauses and keeps running;
+#  3. the destination's lmctl is killed in the middle of the memory: the
+#     connection drops, lmctl migrate fails clearly and the source runs
+#     again, its memory intact.
+#
+# Output is TAP. Environment: MIGRATE_MEM (default 256M).
+
+IP=/usr/sbin/ip
+MEM=${MIGRATE_MEM:-256M}
+SRC_NS=lmsrc
+DST_NS=lmdst
+SRC_ADDR=10.77.0.1
+DST_ADDR=10.77.0.2
+WORK=$(mktemp -d /tmp/migrate_quick.XXXXXX)
+PORT=7000
+pids=
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() { # check DESCRIPTION COMMAND...
+	desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+log() { echo "# $*"; }
+
+cleanup() {
+	for p in $pids; do
+		kill -9 "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	$IP netns del $SRC_NS 2>/dev/null
+	$IP netns del $DST_NS 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+in_src() { $IP netns exec $SRC_NS "$@"; }
+in_dst() { $IP netns exec $DST_NS "$@"; }
+ctl() { lmvm --control "$1" --command "$2"; }
+
+setup_net() {
+	# ip keeps named namespaces under /run/netns.
+	mkdir -p /run/netns &&
+	$IP netns add $SRC_NS && $IP netns add $DST_NS &&
+	$IP link add veth-src netns $SRC_NS type veth peer name veth-dst \
+		netns $DST_NS &&
+	in_src $IP addr add $SRC_ADDR/24 dev veth-src &&
+	in_dst $IP addr add $DST_ADDR/24 dev veth-dst &&
+	in_src $IP link set veth-src up && in_dst $IP link set veth-dst up &&
+	in_src $IP link set lo up && in_dst $IP link set lo up
+}
+
+# start_vmm NAME NS ARGS...: an lmvm with control socket $WORK/NAME.sock;
+# its pid in $vmm_pid.
+start_vmm() {
+	name=$1 ns=$2
+	shift 2
+	$IP netns exec "$ns" lmvm --control "$WORK/$name.sock" "$@" \
+		> "$WORK/$name.out" 2>&1 &
+	vmm_pid=$!
+	pids="$pids $vmm_pid"
+	i=0
+	while ! ctl "$WORK/$name.sock" status > /dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 200 ]; then
+			log "lmvm $name did not come up:"
+			sed 's/^/#   /' "$WORK/$name.out"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+stop_vmm() {
+	ctl "$WORK/$1.sock" quit > /dev/null 2>&1
+}
+
+# start_receive NAME ARGS...: lmctl receive for VMM NAME in the
+# destination namespace; waits for its listening line. Sets recv_pid.
+start_receive() {
+	name=$1
+	shift
+	# Not through in_dst: $! must be lmctl itself (ip execs it).
+	$IP netns exec $DST_NS lmctl receive --control "$WORK/$name.sock" \
+		--listen $DST_ADDR:$PORT "$@" > "$WORK/recv.out" \
+		2> "$WORK/recv.err" &
+	recv_pid=$!
+	pids="$pids $recv_pid"
+	i=0
+	while ! grep -q listening "$WORK/recv.err" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 $recv_pid 2>/dev/null; then
+			log "lmctl receive did not start:"
+			sed 's/^/#   /' "$WORK/recv.err"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+field() { # field KEY LINE: the value of KEY=VALUE in LINE
+	echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+echo "TAP version 13"
+echo "1..15"
+
+if [ ! -c /dev/kvm ] || ! command -v lmvm > /dev/null ||
+   ! command -v lmctl > /dev/null; then
+	echo "ok 1 # SKIP needs /dev/kvm, lmvm and lmctl"
+	exit 0
+fi
+if ! setup_net; then
+	echo "Bail out! cannot set up the namespaces and veth pair"
+	exit 1
+fi
+
+# --- 1. A quick migration that works.
+start_vmm src $SRC_NS --mem "$MEM" --workload sweep --rate 10 || exit 1
+src_pid=$vmm_pid
+start_vmm dst $DST_NS --mem "$MEM" --incoming || exit 1
+dst_pid=$vmm_pid
+start_receive dst --pid $dst_pid --checksum || exit 1
+sleep 1
+log "source before: $(ctl "$WORK/src.sock" status)"
+
+in_src lmctl migrate --pid $src_pid --control "$WORK/src.sock" \
+	--to $DST_ADDR:$PORT > "$WORK/migrate.out" 2> "$WORK/migrate.err"
+status=$?
+wait $recv_pid
+recv_status=$?
+sed 's/^/# migrate: /' "$WORK/migrate.out" "$WORK/migrate.err"
+sed 's/^/# receive: /' "$WORK/recv.out" "$WORK/recv.err"
+check "lmctl migrate succeeds" [ $status -eq 0 ]
+check "lmctl receive succeeds" [ $recv_status -eq 0 ]
+
+src_status=$(ctl "$WORK/src.sock" status)
+log "source after: $src_status"
+check "the source stays paused" \
+	[ "$(field state "$src_status")" = paused ]
+
+src_sum=$(ctl "$WORK/src.sock" checksum | sed 's/^ok //')
+dst_sum=$(sed -n 's/^checksum before resume: //p' "$WORK/recv.out")
+log "source checksum at pause:   $src_sum"
+log "destination before resume:  $dst_sum"
+check "destination memory equals the source's at pause" \
+	[ -n "$src_sum" -a "$src_sum" = "$dst_sum" ]
+
+dst1=$(ctl "$WORK/dst.sock" status)
+sleep 2
+dst2=$(ctl "$WORK/dst.sock" status)
+log "destination: $dst1"
+log "destination: $dst2"
+check "the destination runs" [ "$(field state "$dst2")" = running ]
+w1=$(field pages "$dst1")
+w2=$(field pages "$dst2")
+check "the workload goes on at the destination ($w1 -> $w2 pages written)" \
+	[ -n "$w1" -a -n "$w2" ] && [ "$w2" -gt "$w1" ]
+verify=$(ctl "$WORK/dst.sock" verify)
+log "destination verify: $verify"
+check "every page stamp verifies at the destination" \
+	[ "${verify%% *}" = ok ]
+downtime=$(sed -n 's/.*downtime \([0-9.]*\) s.*/\1/p' "$WORK/migrate.out")
+log "quick migration of $MEM: downtime $downtime s"
+stop_vmm src
+stop_vmm dst
+wait $src_pid $dst_pid 2>/dev/null
+
+# --- 2. The destination's memory layout differs.
+start_vmm src2 $SRC_NS --mem "$MEM" --workload sweep --rate 10 || exit 1
+src_pid=$vmm_pid
+start_vmm dst2 $DST_NS --mem 128M --incoming || exit 1
+dst_pid=$vmm_pid
+start_receive dst2 --pid $dst_pid || exit 1
+in_src lmctl migrate --pid $src_pid --control "$WORK/src2.sock" \
+	--to $DST_ADDR:$PORT > "$WORK/migrate.out" 2> "$WORK/migrate.err"
+status=$?
+wait $recv_pid
+recv_status=$?
+sed 's/^/# migrate: /' "$WORK/migrate.err"
+sed 's/^/# receive: /' "$WORK/recv.err"
+check "a layout mismatch fails lmctl migrate" [ $status -eq 1 ]
+check "and lmctl receive" [ $recv_status -eq 1 ]
+check "the error names the difference" \
+	grep -q "Slot .* size: source" "$WORK/migrate.err"
+check "no page was sent" grep -q "in phase config" "$WORK/migrate.err"
+s1=$(ctl "$WORK/src2.sock" status)
+sleep 1
+s2=$(ctl "$WORK/src2.sock" status)
+check "the source keeps running" \
+	[ "$(field state "$s2")" = running ] &&
+	[ "$(field pages "$s2")" -gt "$(field pages "$s1")" ]
+stop_vmm src2
+stop_vmm dst2
+wait $src_pid $dst_pid 2>/dev/null
+
+# --- 3. The destination's lmctl dies in the middle of the memory.
+start_vmm src3 $SRC_NS --mem "$MEM" --workload sweep --rate 10 || exit 1
+src_pid=$vmm_pid
+start_vmm dst3 $DST_NS --mem "$MEM" --incoming || exit 1
+dst_pid=$vmm_pid
+start_receive dst3 --pid $dst_pid || exit 1
+dst_vm=$(sed -n 's/.*vm \([0-9]*\) listening.*/\1/p' "$WORK/recv.err")
+in_src lmctl migrate --pid $src_pid --control "$WORK/src3.sock" \
+	--to $DST_ADDR:$PORT > "$WORK/migrate.out" 2> "$WORK/migrate.err" &
+mig_pid=$!
+pids="$pids $mig_pid"
+i=0
+while [ $i -lt 300 ]; do
+	phase=$(lmctl status --vm "$dst_vm" 2>/dev/null |
+		sed -n 's/.*phase \([a-z-]*\),.*/\1/p')
+	[ "$phase" = stop-and-copy ] && break
+	i=$((i + 1))
+	sleep 0.05
+done
+log "destination phase when killed: $phase"
+kill -9 $recv_pid
+wait $mig_pid
+status=$?
+sed 's/^/# migrate: /' "$WORK/migrate.err"
+check "a dropped connection fails lmctl migrate" [ $status -eq 1 ]
+s1=$(ctl "$WORK/src3.sock" status)
+sleep 1
+s2=$(ctl "$WORK/src3.sock" status)
+log "source after: $s2"
+check "the source runs again" \
+	[ "$(field state "$s2")" = running ] &&
+	[ "$(field pages "$s2")" -gt "$(field pages "$s1")" ]
+verify=$(ctl "$WORK/src3.sock" verify)
+log "source verify: $verify"
+check "the source's memory is intact" [ "${verify%% *}" = ok ]
+stop_vmm src3
+stop_vmm dst3
+
+[ $failed -eq 0 ]

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lmctl migrate: the source side of a migration.
+ *
+ *   attach the VMM's VM; MIGRATE (lm connects, handshakes, sends CONFIG:
+ *   a destination that refuses the layout stops us here, the VM never
+ *   paused); pause the VM and save its state through the VMM's control
+ *   socket; SWITCHOVER with the state file (lm sends memory, state and
+ *   COMMIT); wait for the destination's verdict.
+ *
+ * On failure the VM is resumed here, unless COMMIT was sent and the
+ * destination did not say it refused: then it may already run there, and
+ * the VM stays paused for the operator to decide.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/lm.h>
+#include <linux/lm_wire.h>
+
+#include "xfer.h"
+
+static const char *const send_methods[] = {
+	[LM_SEND_DEFAULT] = "default",
+	[LM_SEND_SENDPAGE] = "sendpage",
+	[LM_SEND_COPY] = "copy",
+	[LM_SEND_ZEROCOPY] = "zerocopy",
+};
+
+static bool parse_send_method(const char *s, uint32_t *method)
+{
+	uint32_t i;
+
+	for (i = 0; i < ARRAY_SIZE(send_methods); i++) {
+		if (!strcmp(s, send_methods[i])) {
+			*method = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* May the source VM run again after @st failed? */
+static bool may_resume(const struct lm_xfer_status *st)
+{
+	return st->failed_phase < LM_PHASE_COMMIT || st->err == ECONNABORTED;
+}
+
+static void report(struct lmctl *ctx, const struct lm_xfer_status *st,
+		   uint64_t downtime_ns, uint64_t total_ns)
+{
+	if (ctx->json) {
+		json_object_begin(&ctx->out, NULL);
+		json_string(&ctx->out, "role", "source");
+		json_string(&ctx->out, "mode",
+			    st->mode == LM_WIRE_MODE_LIVE ? "live" : "quick");
+		xfer_json_status(&ctx->out, st);
+		json_u64(&ctx->out, "total_ns", total_ns);
+		json_u64(&ctx->out, "downtime_ns", downtime_ns);
+		json_u64(&ctx->out, "stopcopy_ns", st->stopcopy_ns);
+		json_object_end(&ctx->out);
+		return;
+	}
+	printf("migrated vm %u: %llu pages (%llu zero), %.1f MiB sent, state %llu bytes, %u round%s\n",
+	       st->vm_id, (unsigned long long)st->pages,
+	       (unsigned long long)st->zero_pages, st->bytes / 1048576.0,
+	       (unsigned long long)st->state_size, st->round + 1,
+	       st->round ? "s" : "");
+	printf("total %.3f s, downtime %.3f s (pause to resume acknowledged), send thread CPU %.3f s\n",
+	       total_ns / 1e9, downtime_ns / 1e9, st->cpu_ns / 1e9);
+}
+
+int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "control", required_argument, NULL, 'c' },
+		{ "to", required_argument, NULL, 't' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "send-method", required_argument, NULL, 'S' },
+		{ "no-progress", no_argument, NULL, 'q' },
+		{ }
+	};
+	const char *control = NULL, *to = NULL;
+	uint32_t pid = 0, mode = LM_WIRE_MODE_QUICK, method = 0;
+	uint64_t t_start, t_pause = 0;
+	char state_path[] = "/tmp/lm-state-tx-XXXXXX";
+	int c, ret, state_fd = -1, status = LMCTL_EXIT_FAILURE;
+	bool attached = false, paused = false, progress;
+	struct lm_nl *nl, *ev = NULL;
+	struct lm_xfer_status st;
+	struct vmm_ctl ctl = { .fd = -1 };
+	struct xfer_addr addr;
+	uint32_t id;
+
+	progress = isatty(STDERR_FILENO);
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:c:t:m:S:q", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!lmctl_parse_u32(optarg, INT_MAX, &pid) || !pid)
+				return lmctl_usage_error(ctx, "invalid pid '%s'",
+							 optarg);
+			break;
+		case 'c':
+			control = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		case 'm':
+			if (!strcmp(optarg, "quick"))
+				mode = LM_WIRE_MODE_QUICK;
+			else if (!strcmp(optarg, "live"))
+				mode = LM_WIRE_MODE_LIVE;
+			else
+				return lmctl_usage_error(ctx, "mode must be quick or live, not '%s'",
+							 optarg);
+			break;
+		case 'S':
+			if (!parse_send_method(optarg, &method))
+				return lmctl_usage_error(ctx, "unknown send method '%s'",
+							 optarg);
+			break;
+		case 'q':
+			progress = false;
+			break;
+		case ':':
+			return lmctl_usage_error(ctx, "option '%s' needs a value",
+						 argv[optind - 1]);
+		default:
+			return lmctl_usage_error(ctx, "unknown option '%s'",
+						 argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return lmctl_usage_error(ctx, "unexpected argument '%s'",
+					 argv[optind]);
+	if (!pid || !control || !to)
+		return lmctl_usage_error(ctx, "--pid, --control and --to are required");
+	if (!xfer_parse_addr(to, false, &addr))
+		return lmctl_usage_error(ctx, "invalid destination '%s' (ADDR:PORT or [ADDR6]:PORT)",
+					 to);
+	if (ctx->json)
+		progress = false;
+
+	nl = lmctl_nl(ctx);
+	if (!nl)
+		return LMCTL_EXIT_FAILURE;
+	/* Without events we poll STATUS: slower to notice, still correct. */
+	if (lm_nl_events_open(&ev))
+		ev = NULL;
+	if (vmm_ctl_open(&ctl, control))
+		goto out;
+	if (vmm_ctl_run(&ctl, "status"))
+		goto out;
+	if (xfer_attach(ctx, pid, &id, &attached))
+		goto out;
+
+	t_start = xfer_now_ns();
+	ret = lm_nl_migrate(nl, id, addr.addr, addr.len, addr.port, mode,
+			    method);
+	if (ret) {
+		lmctl_fail(ctx, ret, NULL, "migrate vm %u to %s", id, addr.text);
+		goto out;
+	}
+	ret = xfer_wait(ctx, ev, id, XFER_PHASE(LM_PHASE_WAIT_SWITCHOVER), -1,
+			progress, &st);
+	if (ret) {
+		lmctl_fail(ctx, ret, NULL, "wait for the destination");
+		goto out_cancel;
+	}
+	if (st.phase == LM_PHASE_FAILED) {
+		lmctl_err("migration to %s failed in phase %s: %s (%s); the VM was not paused",
+			  addr.text, xfer_phase_name(st.failed_phase),
+			  st.message, xfer_reason_name(st.reason));
+		goto out;
+	}
+
+	/* Switchover: from here on the guest is down. */
+	state_fd = mkstemp(state_path);
+	if (state_fd < 0) {
+		lmctl_err("cannot create a state file: %s", strerror(errno));
+		goto out_cancel;
+	}
+	t_pause = xfer_now_ns();
+	if (vmm_ctl_run(&ctl, "pause"))
+		goto out_cancel;
+	paused = true;
+	if (vmm_ctl_run(&ctl, "save-state %s", state_path))
+		goto out_cancel;
+	ret = lm_nl_switchover(nl, id, state_fd);
+	if (ret) {
+		lmctl_fail(ctx, ret, NULL, "switch vm %u over", id);
+		goto out_cancel;
+	}
+	ret = xfer_wait(ctx, ev, id, 0, -1, progress, &st);
+	if (ret) {
+		lmctl_fail(ctx, ret, NULL, "wait for the transfer");
+		goto out_cancel;
+	}
+	if (st.phase == LM_PHASE_DONE) {
+		/* The VM runs at the destination: it must never run here. */
+		paused = false;
+		report(ctx, &st, xfer_now_ns() - t_pause,
+		       xfer_now_ns() - t_start);
+		status = LMCTL_EXIT_OK;
+		goto out;
+	}
+
+	lmctl_err("migration to %s failed in phase %s: %s (%s)", addr.text,
+		  xfer_phase_name(st.failed_phase), st.message,
+		  xfer_reason_name(st.reason));
+	if (!may_resume(&st)) {
+		lmctl_err("COMMIT was sent and the destination did not refuse it: it may run the VM; the VM stays paused here");
+		paused = false;
+	}
+	goto out;
+
+out_cancel:
+	lm_nl_cancel(nl, id);
+out:
+	if (paused && !vmm_ctl_run(&ctl, "resume"))
+		lmctl_err("the VM runs here again");
+	if (state_fd >= 0) {
+		close(state_fd);
+		unlink(state_path);
+	}
+	if (attached)
+		lm_nl_detach(nl, id);
+	vmm_ctl_close(&ctl);
+	lm_nl_close(ev);
+	return status;
+}

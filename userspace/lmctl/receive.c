@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lmctl receive: the destination side of a migration.
+ *
+ *   attach the VM of a VMM started with --incoming; LISTEN with a state
+ *   file; when lm has received memory, state and COMMIT, have the VMM load
+ *   the state and resume, and tell lm (COMPLETE), which acknowledges the
+ *   source. If the VMM cannot take the VM over, the source is told to keep
+ *   it (ABORT) and this VM never runs.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/lm.h>
+#include <linux/lm_wire.h>
+
+#include "xfer.h"
+
+static void report(struct lmctl *ctx, const struct lm_xfer_status *st,
+		   const char *checksum)
+{
+	if (ctx->json) {
+		json_object_begin(&ctx->out, NULL);
+		json_string(&ctx->out, "role", "destination");
+		xfer_json_status(&ctx->out, st);
+		if (checksum)
+			json_string(&ctx->out, "checksum", checksum);
+		json_object_end(&ctx->out);
+		return;
+	}
+	printf("received vm %u: %llu pages (%llu zero), state %llu bytes, in %.3f s\n",
+	       st->vm_id, (unsigned long long)st->pages,
+	       (unsigned long long)st->zero_pages,
+	       (unsigned long long)st->state_size, st->elapsed_ns / 1e9);
+	if (checksum)
+		printf("checksum before resume: %s\n", checksum);
+}
+
+int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "control", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "recv-method", required_argument, NULL, 'R' },
+		{ "checksum", no_argument, NULL, 'k' },
+		{ }
+	};
+	char state_path[] = "/tmp/lm-state-rx-XXXXXX";
+	int c, ret, state_fd = -1, status = LMCTL_EXIT_FAILURE;
+	uint32_t pid = 0, method = 0, verdict;
+	const char *control = NULL, *listen = NULL;
+	bool attached = false, checksum = false;
+	char sum[sizeof(((struct vmm_ctl *)0)->reply)];
+	struct vmm_ctl ctl = { .fd = -1 };
+	struct lm_nl *nl, *ev = NULL;
+	struct lm_xfer_status st;
+	struct xfer_addr addr;
+	uint16_t port;
+	uint32_t id;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:c:l:R:k", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!lmctl_parse_u32(optarg, INT_MAX, &pid) || !pid)
+				return lmctl_usage_error(ctx, "invalid pid '%s'",
+							 optarg);
+			break;
+		case 'c':
+			control = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'R':
+			if (!strcmp(optarg, "pin"))
+				method = LM_RECV_PIN;
+			else if (!strcmp(optarg, "user"))
+				method = LM_RECV_USER;
+			else
+				return lmctl_usage_error(ctx, "receive method must be pin or user, not '%s'",
+							 optarg);
+			break;
+		case 'k':
+			checksum = true;
+			break;
+		case ':':
+			return lmctl_usage_error(ctx, "option '%s' needs a value",
+						 argv[optind - 1]);
+		default:
+			return lmctl_usage_error(ctx, "unknown option '%s'",
+						 argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return lmctl_usage_error(ctx, "unexpected argument '%s'",
+					 argv[optind]);
+	if (!pid || !control || !listen)
+		return lmctl_usage_error(ctx, "--pid, --control and --listen are required");
+	if (!xfer_parse_addr(listen, true, &addr))
+		return lmctl_usage_error(ctx, "invalid address '%s' (ADDR:PORT or [ADDR6]:PORT)",
+					 listen);
+
+	nl = lmctl_nl(ctx);
+	if (!nl)
+		return LMCTL_EXIT_FAILURE;
+	if (lm_nl_events_open(&ev))
+		ev = NULL;
+	if (vmm_ctl_open(&ctl, control))
+		goto out;
+	if (xfer_attach(ctx, pid, &id, &attached))
+		goto out;
+	state_fd = mkstemp(state_path);
+	if (state_fd < 0) {
+		lmctl_err("cannot create a state file: %s", strerror(errno));
+		goto out;
+	}
+	ret = lm_nl_listen(nl, id, addr.addr, addr.len, addr.port, state_fd,
+			   method, &port);
+	if (ret) {
+		lmctl_fail(ctx, ret, NULL, "listen on %s for vm %u", addr.text,
+			   id);
+		goto out;
+	}
+	/* Scripts wait for this line before starting the source. */
+	fprintf(stderr, "lmctl: vm %u listening on port %u\n", id, port);
+
+	ret = xfer_wait(ctx, ev, id, XFER_PHASE(LM_PHASE_COMMIT), -1, false,
+			&st);
+	if (ret) {
+		lmctl_fail(ctx, ret, NULL, "wait for the source");
+		goto out_cancel;
+	}
+	if (st.phase != LM_PHASE_COMMIT) {
+		lmctl_err("incoming migration failed in phase %s: %s (%s)",
+			  xfer_phase_name(st.failed_phase), st.message,
+			  xfer_reason_name(st.reason));
+		goto out;
+	}
+
+	/* Everything is here: the VMM takes over, or the source keeps it. */
+	verdict = LM_WIRE_REASON_NONE;
+	if (vmm_ctl_run(&ctl, "load-state %s", state_path))
+		verdict = LM_WIRE_REASON_STATE;
+	if (!verdict && checksum) {
+		if (vmm_ctl_run(&ctl, "checksum"))
+			verdict = LM_WIRE_REASON_RESUME;
+		else
+			snprintf(sum, sizeof(sum), "%s", ctl.reply + 3);
+	}
+	if (!verdict && vmm_ctl_run(&ctl, "resume"))
+		verdict = LM_WIRE_REASON_RESUME;
+	ret = lm_nl_complete(nl, id, verdict);
+	if (ret) {
+		lmctl_fail(ctx, ret, NULL, "complete the migration of vm %u", id);
+		goto out;
+	}
+	ret = xfer_wait(ctx, ev, id, 0, -1, false, &st);
+	if (ret) {
+		lmctl_fail(ctx, ret, NULL, "wait for the acknowledgement");
+		goto out;
+	}
+	if (verdict) {
+		lmctl_err("the VMM could not take the VM over; the source keeps it");
+		goto out;
+	}
+	if (st.phase != LM_PHASE_DONE) {
+		lmctl_err("the VM runs here, but telling the source failed: %s; make sure the source stays paused",
+			  st.message);
+		goto out;
+	}
+	report(ctx, &st, checksum ? sum : NULL);
+	status = LMCTL_EXIT_OK;
+	goto out;
+
+out_cancel:
+	lm_nl_cancel(nl, id);
+out:
+	if (state_fd >= 0) {
+		close(state_fd);
+		unlink(state_path);
+	}
+	if (attached)
+		lm_nl_detach(nl, id);
+	vmm_ctl_close(&ctl);
+	lm_nl_close(ev);
+	return status;
+}

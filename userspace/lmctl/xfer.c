@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helpers of the migrate, receive and status subcommands (see xfer.h).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/lm.h>
+#include <linux/lm_wire.h>
+
+#include "xfer.h"
+
+bool xfer_parse_addr(const char *s, bool port_may_be_zero,
+		     struct xfer_addr *a)
+{
+	char host[64];
+	const char *colon;
+	uint32_t port;
+	size_t n;
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->text, sizeof(a->text), "%s", s);
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end[1] != ':')
+			return false;
+		n = end - s - 1;
+		colon = end + 1;
+		s++;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return false;
+		n = colon - s;
+	}
+	if (!n || n >= sizeof(host))
+		return false;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (!lmctl_parse_u32(colon + 1, 65535, &port) ||
+	    (!port && !port_may_be_zero))
+		return false;
+	a->port = port;
+	if (inet_pton(AF_INET, host, a->addr) == 1) {
+		a->len = 4;
+		return true;
+	}
+	if (inet_pton(AF_INET6, host, a->addr) == 1) {
+		a->len = 16;
+		return true;
+	}
+	return false;
+}
+
+int vmm_ctl_open(struct vmm_ctl *c, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	c->path = path;
+	c->reply[0] = '\0';
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		lmctl_err("control socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		lmctl_err("cannot connect to the VMM's control socket %s: %s",
+			  path, strerror(errno));
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+void vmm_ctl_close(struct vmm_ctl *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+int vmm_ctl_run(struct vmm_ctl *c, const char *fmt, ...)
+{
+	char line[1024];
+	size_t got = 0;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= (int)sizeof(line) - 1) {
+		lmctl_err("control command too long");
+		return -1;
+	}
+	line[n++] = '\n';
+	if (send(c->fd, line, n, MSG_NOSIGNAL) != n) {
+		lmctl_err("VMM control socket %s: %s", c->path, strerror(errno));
+		return -1;
+	}
+	/* One line back. */
+	while (got < sizeof(c->reply) - 1) {
+		ssize_t r = recv(c->fd, c->reply + got, 1, 0);
+
+		if (r <= 0) {
+			lmctl_err("VMM control socket %s: %s", c->path,
+				  r ? strerror(errno) : "closed by the VMM");
+			c->reply[got] = '\0';
+			return -1;
+		}
+		if (c->reply[got] == '\n')
+			break;
+		got++;
+	}
+	c->reply[got] = '\0';
+	if (strncmp(c->reply, "ok", 2) || (c->reply[2] && c->reply[2] != ' ')) {
+		line[n - 1] = '\0';
+		lmctl_err("VMM refused '%s': %s", line, c->reply);
+		return -1;
+	}
+	return 0;
+}
+
+int xfer_attach(struct lmctl *ctx, pid_t pid, uint32_t *id, bool *attached)
+{
+	struct lm_nl *nl = lmctl_nl(ctx);
+	struct lm_vm_list list;
+	int fd, ret;
+	size_t i;
+
+	*attached = false;
+	if (!nl)
+		return -1;
+	fd = lmctl_grab_vm_fd(pid, -1);
+	if (fd < 0)
+		return -1;
+	ret = lm_nl_attach(nl, fd, pid, id);
+	close(fd);
+	if (!ret) {
+		*attached = true;
+		return 0;
+	}
+	if (ret != -EEXIST)
+		return lmctl_fail(ctx, ret, NULL, "attach the VM of pid %d",
+				  (int)pid), -1;
+
+	/* Attached before: use it, and leave it attached afterwards. */
+	ret = lm_nl_list(nl, false, 0, &list);
+	if (ret) {
+		lm_vm_list_free(&list);
+		return lmctl_fail(ctx, ret, NULL, "list attached VMs"), -1;
+	}
+	ret = -1;
+	for (i = 0; i < list.nr_vms; i++) {
+		if (list.vms[i].pid == (uint32_t)pid) {
+			*id = list.vms[i].id;
+			ret = 0;
+			break;
+		}
+	}
+	lm_vm_list_free(&list);
+	if (ret)
+		lmctl_err("the VM of pid %d is attached but not listed", (int)pid);
+	return ret;
+}
+
+uint64_t xfer_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static const char *const phase_names[] = {
+	[LM_PHASE_NONE] = "none",
+	[LM_PHASE_LISTENING] = "listening",
+	[LM_PHASE_CONNECTING] = "connecting",
+	[LM_PHASE_HANDSHAKE] = "handshake",
+	[LM_PHASE_CONFIG] = "config",
+	[LM_PHASE_PRECOPY] = "pre-copy",
+	[LM_PHASE_WAIT_SWITCHOVER] = "wait-switchover",
+	[LM_PHASE_STOPCOPY] = "stop-and-copy",
+	[LM_PHASE_STATE] = "state",
+	[LM_PHASE_COMMIT] = "commit",
+	[LM_PHASE_DONE] = "done",
+	[LM_PHASE_FAILED] = "failed",
+};
+
+const char *xfer_phase_name(uint32_t phase)
+{
+	if (phase < ARRAY_SIZE(phase_names) && phase_names[phase])
+		return phase_names[phase];
+	return "unknown";
+}
+
+static const char *const reason_names[] = {
+	[LM_WIRE_REASON_NONE] = "none",
+	[LM_WIRE_REASON_CANCELLED] = "cancelled",
+	[LM_WIRE_REASON_MAGIC] = "not-lm",
+	[LM_WIRE_REASON_VERSION] = "version",
+	[LM_WIRE_REASON_FEATURES] = "features",
+	[LM_WIRE_REASON_ROLE] = "role",
+	[LM_WIRE_REASON_PAGE_SIZE] = "page-size",
+	[LM_WIRE_REASON_VCPUS] = "vcpus",
+	[LM_WIRE_REASON_NR_SLOTS] = "slot-count",
+	[LM_WIRE_REASON_SLOT] = "slot",
+	[LM_WIRE_REASON_PROTOCOL] = "protocol",
+	[LM_WIRE_REASON_CRC] = "crc",
+	[LM_WIRE_REASON_STATE] = "state",
+	[LM_WIRE_REASON_RESUME] = "resume",
+	[LM_WIRE_REASON_VM_GONE] = "vm-gone",
+	[LM_WIRE_REASON_INTERNAL] = "internal",
+	[LM_WIRE_REASON_TIMEOUT] = "timeout",
+	[LM_WIRE_REASON_INCOMPLETE] = "incomplete",
+	[LM_WIRE_REASON_CONNECTION] = "connection",
+};
+
+const char *xfer_reason_name(uint32_t reason)
+{
+	if (reason < ARRAY_SIZE(reason_names) && reason_names[reason])
+		return reason_names[reason];
+	return "unknown";
+}
+
+static void xfer_progress(const struct lm_xfer_status *st)
+{
+	double pct = st->total_pages ? 100.0 * st->pages / st->total_pages : 0;
+
+	fprintf(stderr, "\r%-15s round %u  %6.1f%%  %llu/%llu pages (%llu zero)  %.1f MiB  %.2f s   ",
+		xfer_phase_name(st->phase), st->round, pct,
+		(unsigned long long)st->pages,
+		(unsigned long long)st->total_pages,
+		(unsigned long long)st->zero_pages, st->bytes / 1048576.0,
+		st->elapsed_ns / 1e9);
+}
+
+int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
+	      uint32_t mask, int timeout_ms, bool progress,
+	      struct lm_xfer_status *st)
+{
+	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX :
+			    xfer_now_ns() + timeout_ms * 1000000ULL;
+	struct lm_nl *nl = lmctl_nl(ctx);
+	int ret;
+
+	mask |= XFER_PHASE(LM_PHASE_DONE) | XFER_PHASE(LM_PHASE_FAILED);
+	for (;;) {
+		struct lm_xfer_status event;
+
+		/* STATUS is the reference; events only wake us early. */
+		ret = lm_nl_xfer_status(nl, id, st);
+		if (ret)
+			return ret;
+		if (progress)
+			xfer_progress(st);
+		if (st->phase < 32 && (mask & XFER_PHASE(st->phase)))
+			break;
+		if (xfer_now_ns() > deadline)
+			return -ETIMEDOUT;
+		if (ev) {
+			ret = lm_nl_event_wait(ev, 200, &event);
+			if (ret && ret != -ETIMEDOUT && ret != -EAGAIN &&
+			    ret != -ENOMEM)
+				return ret;
+		} else {
+			usleep(20000);
+		}
+	}
+	if (progress)
+		fputc('\n', stderr);
+	return 0;
+}
+
+void xfer_json_status(struct json *j, const struct lm_xfer_status *st)
+{
+	json_u64(j, "vm", st->vm_id);
+	json_string(j, "phase", xfer_phase_name(st->phase));
+	json_u64(j, "round", st->round);
+	json_u64(j, "pages", st->pages);
+	json_u64(j, "zero_pages", st->zero_pages);
+	json_u64(j, "total_pages", st->total_pages);
+	json_u64(j, "bytes", st->bytes);
+	json_u64(j, "state_bytes", st->state_size);
+	json_u64(j, "elapsed_ns", st->elapsed_ns);
+	json_u64(j, "cpu_ns", st->cpu_ns);
+	if (st->phase == LM_PHASE_FAILED) {
+		json_string(j, "failed_phase", xfer_phase_name(st->failed_phase));
+		json_string(j, "reason", xfer_reason_name(st->reason));
+		json_u64(j, "errno", st->err);
+		json_string(j, "message", st->message);
+	}
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What lmctl's migrate, receive and status subcommands share: the address
+ * and VMM control socket handling, attaching the VMM's VM, waiting for a
+ * transfer's phases and reporting its outcome.
+ */
+#ifndef LMCTL_XFER_H
+#define LMCTL_XFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lmctl.h"
+
+struct xfer_addr {
+	uint8_t addr[16];
+	size_t len;		/* 4 or 16 */
+	uint16_t port;
+	char text[64];		/* as given, for messages */
+};
+
+/* "A.B.C.D:PORT" or "[IPV6]:PORT"; false if it is neither. */
+bool xfer_parse_addr(const char *s, bool port_may_be_zero,
+		     struct xfer_addr *a);
+
+/* lmvm's control socket: one-line commands, "ok ..." or "error: ...". */
+struct vmm_ctl {
+	int fd;
+	const char *path;
+	char reply[4096];
+};
+
+int vmm_ctl_open(struct vmm_ctl *c, const char *path);
+void vmm_ctl_close(struct vmm_ctl *c);
+/* Send @cmd; 0 if the VMM answered "ok", else -1 (reply or errno said). */
+int vmm_ctl_run(struct vmm_ctl *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Attach the VM of VMM @pid; *@attached tells whether we did (and so
+ * should detach it at the end) or found it already attached.
+ */
+int xfer_attach(struct lmctl *ctx, pid_t pid, uint32_t *id, bool *attached);
+
+/*
+ * Wait until the transfer of VM @id reaches one of the phases in @mask
+ * (bits of enum lm_xfer_phase; DONE and FAILED always end the wait), or
+ * @timeout_ms pass (-1: no limit). Prints progress lines when @progress.
+ * Returns 0 with the last status in *st, or -errno.
+ */
+int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
+	      uint32_t mask, int timeout_ms, bool progress,
+	      struct lm_xfer_status *st);
+
+#define XFER_PHASE(p) (1U << (p))
+
+const char *xfer_phase_name(uint32_t phase);
+const char *xfer_reason_name(uint32_t reason);
+uint64_t xfer_now_ns(void);
+
+/* The JSON members common to every transfer report. */
+void xfer_json_status(struct json *j, const struct lm_xfer_status *st);
+
+#endif /* LMCTL_XFER_H */
