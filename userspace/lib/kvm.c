@@ -198,6 +198,10 @@ int __vm_add_memslot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (hva == MAP_FAILED)
 		return -errno;
+	/*
+	 * No MADV_HUGEPAGE: under the lab's emulated nested paging, guests
+	 * backed by 2 MiB pages stall the lab kernel (soft lockups).
+	 */
 
 	ms = &vm->memslots[vm->nr_memslots];
 	*ms = (struct kvm_memslot){

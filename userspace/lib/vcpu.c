@@ -206,6 +206,22 @@ static void describe_exit(struct kvm_vcpu *vcpu, char *buf, size_t len)
 	}
 }
 
+/* Pass guest output on by whole lines, so that vCPUs do not interleave. */
+static void serial_write(struct kvm_vcpu *vcpu, const char *data, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		vcpu->serial_buf[vcpu->serial_len++] = data[i];
+		if (data[i] == '\n' ||
+		    vcpu->serial_len == sizeof(vcpu->serial_buf)) {
+			vcpu->vm->serial_out(vcpu->vm, vcpu->serial_buf,
+					     vcpu->serial_len);
+			vcpu->serial_len = 0;
+		}
+	}
+}
+
 /* COM1: console output, and a line status register that is always ready. */
 static bool handle_serial(struct kvm_vcpu *vcpu)
 {
@@ -216,8 +232,7 @@ static bool handle_serial(struct kvm_vcpu *vcpu)
 		return false;
 	if (run->io.direction == KVM_EXIT_IO_OUT) {
 		if (run->io.port == LM_SERIAL_PORT)
-			vcpu->vm->serial_out(vcpu->vm, data,
-					     run->io.size * run->io.count);
+			serial_write(vcpu, data, run->io.size * run->io.count);
 	} else {
 		/* LSR: transmitter empty; everything else reads 0 */
 		memset(data, run->io.port == LM_SERIAL_PORT + 5 ? 0x60 : 0,
@@ -242,12 +257,8 @@ static void get_ucall(struct kvm_vcpu *vcpu, struct ucall *uc)
 	memcpy(uc, hva, sizeof(*uc));
 }
 
-/*
- * Run until a ucall: its command (>= 0), -EINTR when a signal interrupted
- * KVM_RUN, or -EIO for an exit we cannot handle (described in why).
- */
-static int run_until_ucall(struct kvm_vcpu *vcpu, struct ucall *uc,
-			   char *why, size_t len)
+int __vcpu_run_ucall(struct kvm_vcpu *vcpu, struct ucall *uc, char *why,
+		     size_t len)
 {
 	struct kvm_run *run = vcpu->run;
 	int r;
@@ -284,7 +295,7 @@ uint64_t vcpu_run_ucall(struct kvm_vcpu *vcpu, struct ucall *uc)
 	if (!uc)
 		uc = &tmp;
 	memset(uc, 0, sizeof(*uc));
-	r = run_until_ucall(vcpu, uc, why, sizeof(why));
+	r = __vcpu_run_ucall(vcpu, uc, why, sizeof(why));
 	if (r == -EINTR)
 		return UCALL_NONE;
 	if (r < 0)

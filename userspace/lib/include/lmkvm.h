@@ -109,7 +109,7 @@ struct kvm_vm {
 	uint64_t alloc_next;	/* vm_alloc(): next free guest address */
 	uint64_t alloc_end;	/* end of the memslot vm_alloc() uses */
 
-	/* Guest console output; by default written to stdout. */
+	/* Guest console output, by lines; by default written to stdout. */
 	void (*serial_out)(struct kvm_vm *vm, const char *buf, size_t len);
 	void *priv;		/* for the program using the library */
 };
@@ -122,6 +122,9 @@ struct kvm_vcpu {
 	uint64_t stack_top;
 	uint64_t mailbox_gva;	/* page writer, when used */
 	uint64_t mailbox_entries;
+	/* serial output, passed on a line at a time */
+	size_t serial_len;
+	char serial_buf[256];
 };
 
 /* ioctl wrappers */
@@ -210,6 +213,13 @@ void vcpu_sregs_set(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs);
  * returns UCALL_NONE after KVM_RUN was interrupted by a signal.
  */
 int __vcpu_run(struct kvm_vcpu *vcpu);
+/*
+ * Run until a ucall and return its command (>= 0), -EINTR when a signal
+ * (or run->immediate_exit) interrupted KVM_RUN, or -EIO for an exit the
+ * library cannot handle, described in why (for a VMM that must not exit).
+ */
+int __vcpu_run_ucall(struct kvm_vcpu *vcpu, struct ucall *uc, char *why,
+		     size_t len);
 uint64_t vcpu_run(struct kvm_vcpu *vcpu, struct ucall *uc);
 uint64_t vcpu_run_ucall(struct kvm_vcpu *vcpu, struct ucall *uc);
 /* The exit the vCPU stopped at, for messages: "KVM_EXIT_SHUTDOWN"... */

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The guest side of lmvm: the workloads, run by every vCPU in 64-bit mode.
+ *
+ * A vCPU owns a contiguous share of the workload pages and keeps all of its
+ * state in its counters in the shared page, updating them after every page
+ * it writes. Its stores are therefore consistent with its counters whenever
+ * the vCPU is out of KVM_RUN, which is what "verify" checks, and the
+ * workload carries on from the same point after its memory and registers
+ * were saved and loaded elsewhere.
+ *
+ * Rates are paced by the guest's own clock: page n of a vCPU is due
+ * tsc_per_page TSC ticks after page n - 1; a vCPU that falls behind (it
+ * was paused, or the host is slow) catches up at most 100 ms worth of
+ * pages, so a pause does not turn into a burst.
+ */
+#include "lmkvm_guest.h"
+#include "guest_abi.h"
+
+static uint64_t page_gpa(struct lmvm_shared *sh, uint64_t index)
+{
+	uint64_t i;
+
+	for (i = 0; i < sh->nr_ranges; i++) {
+		if (index < sh->ranges[i].nr_pages)
+			return sh->ranges[i].gpa + (index << 12);
+		index -= sh->ranges[i].nr_pages;
+	}
+	GUEST_ASSERT(!"workload page index out of range");
+	return 0;
+}
+
+static void stamp_page(struct lmvm_shared *sh, uint64_t index,
+		       uint64_t generation)
+{
+	uint64_t gpa = page_gpa(sh, index);
+	volatile struct lmvm_stamp *s = (struct lmvm_stamp *)gpa;
+
+	s->pfn = gpa >> 12;
+	s->generation = generation;
+	s->check = (gpa >> 12) ^ generation ^ LMVM_STAMP_MAGIC;
+}
+
+static void pace(struct lmvm_shared *sh, volatile struct lmvm_vcpu_counters *c)
+{
+	uint64_t now = guest_rdtsc(), max_lag = sh->tsc_khz * 100;
+
+	if (!sh->tsc_per_page)
+		return;
+	if (now > c->next_tsc + max_lag)
+		c->next_tsc = now - max_lag;
+	while (guest_rdtsc() < c->next_tsc)
+		guest_pause();
+	c->next_tsc += sh->tsc_per_page;
+}
+
+/* sweep and hotset: pass after pass over the first 'limit' pages. */
+static void run_passes(struct lmvm_shared *sh,
+		       volatile struct lmvm_vcpu_counters *c, uint64_t limit)
+{
+	for (;;) {
+		pace(sh, c);
+		stamp_page(sh, c->first_page + c->cursor, c->generation);
+		c->pages_written++;
+		if (++c->cursor == limit) {
+			c->cursor = 0;
+			c->generation++;
+			c->iterations++;
+		}
+	}
+}
+
+static void run_random(struct lmvm_shared *sh,
+		       volatile struct lmvm_vcpu_counters *c)
+{
+	for (;;) {
+		uint64_t x = c->rng;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		c->rng = x;
+		pace(sh, c);
+		/* the generation of a random write is its sequence number */
+		stamp_page(sh, c->first_page + x % c->nr_pages,
+			   c->pages_written + 1);
+		c->pages_written++;
+		if (!(c->pages_written % 64))
+			c->iterations++;
+	}
+}
+
+void lmvm_guest_main(struct lmvm_shared *sh, uint64_t vcpu_id)
+{
+	volatile struct lmvm_vcpu_counters *c = &sh->vcpu[vcpu_id];
+	uint64_t hot;
+
+	GUEST_ASSERT_EQ(sh->magic, LMVM_SHARED_MAGIC);
+	if (!c->pages_written && !c->iterations) {
+		guest_puts("lmvm guest: vCPU ");
+		guest_put_u64(vcpu_id);
+		guest_puts(" up, ");
+		guest_put_u64(c->nr_pages);
+		guest_puts(" pages\n");
+	}
+	switch (sh->workload) {
+	case LMVM_SWEEP:
+		run_passes(sh, c, c->nr_pages);
+		break;
+	case LMVM_HOTSET:
+		hot = sh->hotset_pages < c->nr_pages ? sh->hotset_pages :
+						       c->nr_pages;
+		run_passes(sh, c, hot);
+		break;
+	case LMVM_RANDOM:
+		run_random(sh, c);
+		break;
+	}
+	/* idle, and anything unknown: sleep until the host stops us */
+	for (;;)
+		asm volatile("cli; hlt");
+}
