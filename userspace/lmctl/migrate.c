@@ -154,6 +154,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	nl = lmctl_nl(ctx);
 	if (!nl)
 		return LMCTL_EXIT_FAILURE;
+	xfer_catch_signals();
 	/* Without events we poll STATUS: slower to notice, still correct. */
 	if (lm_nl_events_open(&ev))
 		ev = NULL;
@@ -174,7 +175,8 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	ret = xfer_wait(ctx, ev, id, XFER_PHASE(LM_PHASE_WAIT_SWITCHOVER), -1,
 			progress, &st);
 	if (ret) {
-		lmctl_fail(ctx, ret, NULL, "wait for the destination");
+		lmctl_fail(ctx, ret, ret == -EINTR ? "interrupted" : NULL,
+			   "wait for the destination");
 		goto out_cancel;
 	}
 	if (st.phase == LM_PHASE_FAILED) {
@@ -203,7 +205,8 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	}
 	ret = xfer_wait(ctx, ev, id, 0, -1, progress, &st);
 	if (ret) {
-		lmctl_fail(ctx, ret, NULL, "wait for the transfer");
+		lmctl_fail(ctx, ret, ret == -EINTR ? "interrupted" : NULL,
+			   "wait for the transfer");
 		goto out_cancel;
 	}
 	if (st.phase == LM_PHASE_DONE) {
@@ -226,6 +229,12 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 
 out_cancel:
 	lm_nl_cancel(nl, id);
+	/* The transfer may have gone too far to give the VM back. */
+	if (paused && !xfer_wait(ctx, NULL, id, 0, 10000, false, &st) &&
+	    (st.phase == LM_PHASE_DONE || !may_resume(&st))) {
+		lmctl_err("the destination may run the VM: it stays paused here");
+		paused = false;
+	}
 out:
 	if (paused && !vmm_ctl_run(&ctl, "resume"))
 		lmctl_err("the VM runs here again");

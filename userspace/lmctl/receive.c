@@ -111,6 +111,7 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 	nl = lmctl_nl(ctx);
 	if (!nl)
 		return LMCTL_EXIT_FAILURE;
+	xfer_catch_signals();
 	if (lm_nl_events_open(&ev))
 		ev = NULL;
 	if (vmm_ctl_open(&ctl, control))

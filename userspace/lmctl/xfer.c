@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,25 @@ static void xfer_progress(const struct lm_xfer_status *st)
 		st->elapsed_ns / 1e9);
 }
 
+static volatile sig_atomic_t xfer_interrupted;
+
+static void xfer_on_signal(int sig)
+{
+	(void)sig;
+	xfer_interrupted = 1;
+}
+
+void xfer_catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = xfer_on_signal };
+
+	/* No SA_RESTART: poll() and usleep() return at once. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
 int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
 	      uint32_t mask, int timeout_ms, bool progress,
 	      struct lm_xfer_status *st)
@@ -270,10 +290,16 @@ int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
 			break;
 		if (xfer_now_ns() > deadline)
 			return -ETIMEDOUT;
+		if (xfer_interrupted) {
+			xfer_interrupted = 0;
+			if (progress)
+				fputc('\n', stderr);
+			return -EINTR;
+		}
 		if (ev) {
 			ret = lm_nl_event_wait(ev, 200, &event);
 			if (ret && ret != -ETIMEDOUT && ret != -EAGAIN &&
-			    ret != -ENOMEM)
+			    ret != -ENOMEM && ret != -EINTR)
 				return ret;
 		} else {
 			usleep(20000);

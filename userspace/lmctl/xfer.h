@@ -56,6 +56,12 @@ int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
 
 #define XFER_PHASE(p) (1U << (p))
 
+/*
+ * SIGINT, SIGTERM and SIGHUP make the next xfer_wait() return -EINTR, so
+ * that the caller cancels cleanly (and resumes the source VM if it may).
+ */
+void xfer_catch_signals(void);
+
 const char *xfer_phase_name(uint32_t phase);
 const char *xfer_reason_name(uint32_t reason);
 uint64_t xfer_now_ns(void);
