@@ -380,7 +380,6 @@ static const struct genl_ops lm_genl_ops[] = {
 	},
 	{
 		.cmd	= LM_CMD_TRACK_GET,
-		.start	= lm_dirty_nl_get_start,
 		.dumpit	= lm_dirty_nl_get_dump,
 		.policy	= vm_id_policy,
 		.maxattr = LM_A_MAX,

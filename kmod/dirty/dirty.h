@@ -15,7 +15,6 @@ struct sk_buff;
 int lm_dirty_nl_start(struct sk_buff *skb, struct genl_info *info);
 int lm_dirty_nl_sync(struct sk_buff *skb, struct genl_info *info);
 int lm_dirty_nl_stop(struct sk_buff *skb, struct genl_info *info);
-int lm_dirty_nl_get_start(struct netlink_callback *cb);
 int lm_dirty_nl_get_dump(struct sk_buff *skb, struct netlink_callback *cb);
 
 /* Stop tracking @vm if it runs; called with vm->lock held when detaching. */

@@ -183,25 +183,9 @@ out_unlock:
 }
 
 /*
- * TRACK_GET dump cursor: cb->args[0] is the slot being sent, cb->args[1]
- * the first page of it still to send. cb->seq is the round, so a round
- * closed in the middle of a dump flags it NLM_F_DUMP_INTR.
- */
-int lm_dirty_nl_get_start(struct netlink_callback *cb)
-{
-	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
-
-	if (!info->attrs[LM_A_VM_ID]) {
-		NL_SET_ERR_MSG(cb->extack, "Missing VM id (LM_A_VM_ID)");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/*
- * Put the dirty runs of @s from page *@next on into @skb, as many as fit
- * in @room bytes. Returns the number of runs; *@next is where to resume
- * (s->npages when the slot is done).
+ * Put the dirty runs of @s from page *@next on into @runs, at most @max.
+ * Returns the number of runs; *@next is where to resume (s->npages when
+ * the slot is done).
  */
 static size_t collect_runs(const struct lm_dirty *d,
 			   const struct lm_dirty_slot *s,
@@ -281,6 +265,13 @@ err_cancel:
 	return -EMSGSIZE;
 }
 
+/*
+ * TRACK_GET dump cursor: cb->args[0] is the slot being sent, cb->args[1]
+ * the first page of it still to send. cb->seq is the round, so a round
+ * closed in the middle of a dump flags it NLM_F_DUMP_INTR. The VM id is
+ * checked here rather than in a start callback: on 6.1 only errors of the
+ * dump itself carry an extack message.
+ */
 int lm_dirty_nl_get_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	const struct genl_dumpit_info *info = genl_dumpit_info(cb);

@@ -55,6 +55,22 @@ static const struct lmctl_cmd lmctl_cmds[] = {
 			"physical base, size, KVM flags and host virtual address.\n",
 	},
 	{
+		.name = "track",
+		.run = lmctl_cmd_track,
+		.usage = "start|sync|get|stop --vm ID [--count N] [--interval MS] [--slots]",
+		.summary = "dirty tracking of a VM's memory: rounds and their pages",
+		.help = "  start        turn dirty logging on for every memory slot\n"
+			"  sync         close a round: print its dirty page count, per\n"
+			"               slot with --slots, and the harvest time\n"
+			"  get          list the last round's dirty pages (guest physical\n"
+			"               address and page count of each run)\n"
+			"  stop         end tracking; logging is turned off again\n"
+			"  --vm ID      the VM id\n"
+			"  --count N    with sync: N rounds, one per --interval MS\n"
+			"               (default 1000)\n"
+			"  --slots      with sync: one line per memory slot\n",
+	},
+	{
 		.name = "receive",
 		.run = lmctl_cmd_receive,
 		.usage = "--pid PID --control SOCK --listen ADDR:PORT [--checksum]",

@@ -70,6 +70,7 @@ int lmctl_cmd_info(struct lmctl *ctx, int argc, char **argv);
 int lmctl_cmd_attach(struct lmctl *ctx, int argc, char **argv);
 int lmctl_cmd_detach(struct lmctl *ctx, int argc, char **argv);
 int lmctl_cmd_list(struct lmctl *ctx, int argc, char **argv);
+int lmctl_cmd_track(struct lmctl *ctx, int argc, char **argv);
 int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv);
 int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv);
 int lmctl_cmd_status(struct lmctl *ctx, int argc, char **argv);
