@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lmvm's workloads under nested KVM: every workload with one and two vCPUs,
+ * from 64 MiB to 1 GiB of guest memory. Each must leave memory that passes
+ * "verify", make progress (or, idle, none), and run at its target rate:
+ * within 20%, unless the lab cannot go that fast at all, in which case the
+ * ceiling is measured and reported.
+ */
+#include "lmvm_util.h"
+#include "kselftest_harness.h"
+
+#define RATE_TOLERANCE	0.20
+#define WARMUP_SECONDS	3.0	/* first touches of pages are slow in the lab */
+#define MEASURE_SECONDS	3.0
+
+FIXTURE(lmvm) {
+	struct lmvm_proc vm;
+};
+
+FIXTURE_VARIANT(lmvm) {
+	const char *workload;
+	int vcpus;
+	int mem_mib;
+	int rate_mib;		/* 0: no rate check */
+	const char *extra;
+};
+
+FIXTURE_VARIANT_ADD(lmvm, idle_1vcpu_64m) {
+	.workload = "idle", .vcpus = 1, .mem_mib = 64,
+};
+
+FIXTURE_VARIANT_ADD(lmvm, idle_2vcpu_1g) {
+	.workload = "idle", .vcpus = 2, .mem_mib = 1024,
+};
+
+FIXTURE_VARIANT_ADD(lmvm, sweep_1vcpu_64m) {
+	.workload = "sweep", .vcpus = 1, .mem_mib = 64, .rate_mib = 32,
+};
+
+FIXTURE_VARIANT_ADD(lmvm, sweep_2vcpu_64m) {
+	.workload = "sweep", .vcpus = 2, .mem_mib = 64, .rate_mib = 32,
+};
+
+FIXTURE_VARIANT_ADD(lmvm, sweep_2vcpu_1g) {
+	.workload = "sweep", .vcpus = 2, .mem_mib = 1024,
+};
+
+FIXTURE_VARIANT_ADD(lmvm, random_1vcpu_64m) {
+	.workload = "random", .vcpus = 1, .mem_mib = 64, .rate_mib = 32,
+	.extra = "--seed 7",
+};
+
+FIXTURE_VARIANT_ADD(lmvm, random_2vcpu_64m) {
+	.workload = "random", .vcpus = 2, .mem_mib = 64, .rate_mib = 32,
+};
+
+FIXTURE_VARIANT_ADD(lmvm, random_1vcpu_1g) {
+	.workload = "random", .vcpus = 1, .mem_mib = 1024,
+};
+
+FIXTURE_VARIANT_ADD(lmvm, hotset_1vcpu_64m) {
+	.workload = "hotset", .vcpus = 1, .mem_mib = 64,
+	.extra = "--hotset 4M",
+};
+
+FIXTURE_VARIANT_ADD(lmvm, hotset_2vcpu_1g) {
+	.workload = "hotset", .vcpus = 2, .mem_mib = 1024,
+	.extra = "--hotset 16M",
+};
+
+FIXTURE_SETUP(lmvm)
+{
+	char args[256];
+
+	if (access("/dev/kvm", R_OK | W_OK))
+		SKIP(return, "/dev/kvm is not available");
+	snprintf(args, sizeof(args),
+		 "--workload %s --vcpus %d --mem %dM --rate %d %s",
+		 variant->workload, variant->vcpus, variant->mem_mib,
+		 variant->rate_mib, variant->extra ? variant->extra : "");
+	ASSERT_EQ(lmvm_start(&self->vm, args), 0)
+		TH_LOG("lmvm %s did not start", args);
+}
+
+FIXTURE_TEARDOWN(lmvm)
+{
+	if (self->vm.pid > 0)
+		EXPECT_EQ(lmvm_stop(&self->vm), 0);
+}
+
+/* MiB/s of pages dirtied over 'seconds', from the status counters. */
+static double measure_rate(struct lmvm_proc *p, double seconds)
+{
+	long long p0, p1;
+	double t0, t1;
+
+	t0 = lmvm_now();
+	p0 = lmvm_status_field(p, "pages");
+	lmvm_sleep(seconds);
+	t1 = lmvm_now();
+	p1 = lmvm_status_field(p, "pages");
+	if (p0 < 0 || p1 < 0)
+		return -1;
+	return (p1 - p0) * 4096.0 / (1 << 20) / (t1 - t0);
+}
+
+TEST_F(lmvm, runs_and_verifies)
+{
+	char reply[LMVM_REPLY_MAX];
+	long long pages;
+	double rate;
+	int i;
+
+	lmvm_sleep(WARMUP_SECONDS);
+	/* verify while running: lmvm pauses around it, then goes on */
+	ASSERT_EQ(lmvm_cmd(&self->vm, reply, sizeof(reply), "verify"), 0);
+	ASSERT_TRUE(lmvm_ok(reply)) TH_LOG("verify: %s", reply);
+	ASSERT_EQ(lmvm_cmd(&self->vm, reply, sizeof(reply), "status"), 0);
+	ASSERT_NE(strstr(reply, "state=running"), NULL) TH_LOG("%s", reply);
+	pages = lmvm_field(reply, "pages");
+	if (!strcmp(variant->workload, "idle")) {
+		ASSERT_EQ(pages, 0);
+	} else {
+		ASSERT_GT(pages, 0) TH_LOG("no progress: %s", reply);
+		/* every vCPU works */
+		for (i = 0; i < variant->vcpus; i++) {
+			char key[32];
+
+			snprintf(key, sizeof(key), "vcpu%d.pages", i);
+			ASSERT_GT(lmvm_field(reply, key), 0)
+				TH_LOG("vCPU %d idle: %s", i, reply);
+		}
+	}
+
+	rate = measure_rate(&self->vm, MEASURE_SECONDS);
+	ASSERT_GE(rate, 0);
+	TH_LOG("%s, %d vCPU(s), %d MiB: %.1f MiB/s dirtied (target %s%d)",
+	       variant->workload, variant->vcpus, variant->mem_mib, rate,
+	       variant->rate_mib ? "" : "unlimited: ", variant->rate_mib);
+
+	if (variant->rate_mib) {
+		double target = variant->rate_mib, ceiling;
+
+		EXPECT_LE(rate, target * (1 + RATE_TOLERANCE))
+			TH_LOG("rate %.1f MiB/s above target %.0f", rate,
+			       target);
+		if (rate < target * (1 - RATE_TOLERANCE)) {
+			/* find out what the lab allows without pacing */
+			struct lmvm_proc fast;
+			char args[256];
+
+			snprintf(args, sizeof(args),
+				 "--workload %s --vcpus %d --mem %dM %s",
+				 variant->workload, variant->vcpus,
+				 variant->mem_mib,
+				 variant->extra ? variant->extra : "");
+			ASSERT_EQ(lmvm_start(&fast, args), 0);
+			lmvm_sleep(WARMUP_SECONDS);
+			ceiling = measure_rate(&fast, MEASURE_SECONDS);
+			lmvm_stop(&fast);
+			TH_LOG("lab ceiling: %.1f MiB/s unpaced", ceiling);
+			/* pacing may only lose to a ceiling near the target */
+			EXPECT_LT(ceiling, target * (1 + RATE_TOLERANCE))
+				TH_LOG("paced %.1f MiB/s, target %.0f, unpaced %.1f",
+				       rate, target, ceiling);
+		}
+	}
+
+	ASSERT_EQ(lmvm_cmd(&self->vm, reply, sizeof(reply), "verify"), 0);
+	ASSERT_TRUE(lmvm_ok(reply)) TH_LOG("verify: %s", reply);
+}
+
+TEST_HARNESS_MAIN
