@@ -32,7 +32,7 @@ if [[ $mode == check ]]; then
 		failed=$((failed + 1))
 	fi
 else
-	echo "$text" | sed -n '/^==== lab: demo begin ====$/,/^==== lab: demo end ====$/p'
+	# run.sh streams the demo's console as it goes: judge it only.
 	if echo "$text" | grep -qx 'lab: demo exit status 0'; then
 		passed=$((passed + 1))
 	else

@@ -2,34 +2,48 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The lab demo (installed as /usr/bin/lm-demo.sh, run by 'make demo'):
-# start a KVM VM with lmvm, attach it to lm with lmctl and list it.
+# start a KVM VM with lmvm, running a workload that keeps dirtying its
+# memory; attach it to lm with lmctl and show what lm sees of it.
+#
+# Environment: DEMO_MEM (default 256M), DEMO_VCPUS (default 2).
 set -u
 
-if [ ! -x /usr/bin/lmvm ] || [ ! -x /usr/bin/lmctl ]; then
-	echo "demo: lmvm and lmctl are needed in /usr/bin; build them first" >&2
-	exit 1
-fi
+MEM=${DEMO_MEM:-256M}
+VCPUS=${DEMO_VCPUS:-2}
+SOCK=/tmp/lm-demo.sock
 
-echo "demo: lm $(cat /sys/module/lm/version 2>/dev/null || echo loaded)"
-/usr/bin/lmctl info || exit 1
+for tool in lmvm lmctl; do
+	if [ ! -x /usr/bin/$tool ]; then
+		echo "demo: /usr/bin/$tool is missing; build it first" >&2
+		exit 1
+	fi
+done
 
-/usr/bin/lmvm ${LMVM_ARGS:-} &
+step() { echo; echo "demo\$ $*"; "$@"; }
+
+step lmctl info || exit 1
+
+echo
+echo "demo\$ lmvm --mem $MEM --vcpus $VCPUS --workload sweep --control $SOCK &"
+lmvm --mem "$MEM" --vcpus "$VCPUS" --workload sweep --control "$SOCK" &
 vmm=$!
-trap 'kill $vmm 2>/dev/null; wait $vmm 2>/dev/null' EXIT
+trap 'lmvm --control $SOCK --command quit >/dev/null 2>&1; sleep 1;
+      kill $vmm 2>/dev/null; wait $vmm 2>/dev/null' EXIT
 
-# Wait for the VMM to have created its VM.
 i=0
-until ls -l /proc/$vmm/fd 2>/dev/null | grep -q 'kvm-vm'; do
+until lmvm --control "$SOCK" --command status >/dev/null 2>&1; do
 	i=$((i + 1))
-	if [ $i -gt 100 ] || ! kill -0 $vmm 2>/dev/null; then
-		echo "demo: lmvm (pid $vmm) did not create a VM" >&2
+	if [ $i -gt 300 ] || ! kill -0 $vmm 2>/dev/null; then
+		echo "demo: lmvm (pid $vmm) did not come up" >&2
 		exit 1
 	fi
 	sleep 0.1
 done
 
-echo "demo: lmctl attach --pid $vmm"
-/usr/bin/lmctl attach --pid $vmm || exit 1
-echo "demo: lmctl list"
-/usr/bin/lmctl list || exit 1
+step lmvm --control "$SOCK" --command status || exit 1
+step lmctl attach --pid $vmm || exit 1
+step lmctl list || exit 1
+step lmctl -j list || exit 1
+sleep 2
+step lmvm --control "$SOCK" --command status || exit 1
 exit 0

@@ -40,7 +40,7 @@ moddir=/lib/modules/$kver
 
 root=$(dirname "$out")/initramfs
 rm -rf "$root"
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc,proc,sys,dev,tmp,root} \
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc,proc,sys,dev,tmp,run,root} \
 	 "$root"/{tests,bench,lib/lm,lib/lab}
 
 # --- busybox, with one link per applet at its usual place. Its ip applet
