@@ -79,6 +79,7 @@ struct lm_xfer {
 	u32 mode;		/* enum lm_wire_mode */
 	u32 send_method;	/* enum lm_xfer_send_method */
 	u32 recv_method;	/* enum lm_xfer_recv_method */
+	bool no_data_crc;	/* source: never set LM_WIRE_PAGES_DATA_CRC */
 	struct sockaddr_storage addr;
 	struct task_struct *task;
 

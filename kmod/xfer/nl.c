@@ -36,6 +36,7 @@ const struct nla_policy lm_xfer_migrate_policy[LM_A_MAX + 1] = {
 	[LM_A_XFER_MODE]	= NLA_POLICY_RANGE(NLA_U32, LM_WIRE_MODE_QUICK,
 						   LM_WIRE_MODE_LIVE),
 	[LM_A_XFER_SEND_METHOD]	= NLA_POLICY_MAX(NLA_U32, __LM_SEND_MAX - 1),
+	[LM_A_XFER_NO_DATA_CRC]	= { .type = NLA_FLAG },
 };
 
 const struct nla_policy lm_xfer_switchover_policy[LM_A_MAX + 1] = {
@@ -254,6 +255,7 @@ int lm_xfer_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 	x->mode = LM_WIRE_MODE_QUICK;
 	if (info->attrs[LM_A_XFER_SEND_METHOD])
 		x->send_method = nla_get_u32(info->attrs[LM_A_XFER_SEND_METHOD]);
+	x->no_data_crc = nla_get_flag(info->attrs[LM_A_XFER_NO_DATA_CRC]);
 	ret = xfer_parse_addr(info, &x->addr);
 	if (ret < 0)
 		goto err_free_xfer;

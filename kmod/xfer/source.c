@@ -127,7 +127,7 @@ static int source_send_memory(struct lm_xfer *x, u32 round, bool final)
 	spin_unlock(&x->lock);
 
 	for (i = 0; i < x->layout.nr_slots; i++) {
-		ret = lm_xfer_send_slot(x, i, final);
+		ret = lm_xfer_send_slot(x, i, final && !x->no_data_crc);
 		if (ret)
 			return ret;
 	}

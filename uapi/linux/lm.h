@@ -154,6 +154,9 @@
  *   Request: LM_A_VM_ID, LM_A_XFER_ADDR, LM_A_XFER_PORT (required),
  *            LM_A_XFER_MODE      NLA_U32, enum lm_wire_mode (default quick)
  *            LM_A_XFER_SEND_METHOD NLA_U32, enum lm_xfer_send_method
+ *            LM_A_XFER_NO_DATA_CRC NLA_FLAG: do not checksum page data
+ *                                (headers and descriptors still are);
+ *                                for measuring what the checksum costs
  *   Connects, handshakes and sends CONFIG; a destination that refuses ends
  *   the transfer in LM_PHASE_FAILED with LM_A_XFER_REASON and its message.
  *   Then (after the pre-copy rounds in live mode) the phase is
@@ -287,6 +290,7 @@ enum lm_attr {
 	LM_A_XFER_ERRNO,
 	LM_A_XFER_MESSAGE,
 	LM_A_XFER_FAILED_PHASE,
+	LM_A_XFER_NO_DATA_CRC,
 	__LM_A_MAX
 };
 #define LM_A_MAX (__LM_A_MAX - 1)

@@ -855,9 +855,9 @@ int lm_nl_listen(struct lm_nl *nl, uint32_t id, const void *addr,
 	return ret;
 }
 
-int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
-		  size_t addr_len, uint16_t port, uint32_t mode,
-		  uint32_t send_method)
+static int lm_nl_do_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
+			    size_t addr_len, uint16_t port, uint32_t mode,
+			    uint32_t send_method, bool no_data_crc)
 {
 	struct nl_msg *msg;
 
@@ -869,11 +869,28 @@ int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
 	    nla_put_u16(msg, LM_A_XFER_PORT, port) ||
 	    (mode && nla_put_u32(msg, LM_A_XFER_MODE, mode)) ||
 	    (send_method &&
-	     nla_put_u32(msg, LM_A_XFER_SEND_METHOD, send_method))) {
+	     nla_put_u32(msg, LM_A_XFER_SEND_METHOD, send_method)) ||
+	    (no_data_crc && nla_put_flag(msg, LM_A_XFER_NO_DATA_CRC))) {
 		nlmsg_free(msg);
 		return -ENOMEM;
 	}
 	return lm_nl_transact(nl, msg, NULL, NULL, NULL);
+}
+
+int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
+		  size_t addr_len, uint16_t port, uint32_t mode,
+		  uint32_t send_method)
+{
+	return lm_nl_do_migrate(nl, id, addr, addr_len, port, mode,
+				send_method, false);
+}
+
+int lm_nl_migrate_no_data_crc(struct lm_nl *nl, uint32_t id, const void *addr,
+			      size_t addr_len, uint16_t port, uint32_t mode,
+			      uint32_t send_method)
+{
+	return lm_nl_do_migrate(nl, id, addr, addr_len, port, mode,
+				send_method, true);
 }
 
 static int lm_nl_vm_u32_request(struct lm_nl *nl, uint8_t cmd, uint32_t id,

@@ -178,6 +178,10 @@ int lm_nl_listen(struct lm_nl *nl, uint32_t id, const void *addr,
 int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
 		  size_t addr_len, uint16_t port, uint32_t mode,
 		  uint32_t send_method);
+/* As lm_nl_migrate(), without page data checksums (for measurements). */
+int lm_nl_migrate_no_data_crc(struct lm_nl *nl, uint32_t id, const void *addr,
+			      size_t addr_len, uint16_t port, uint32_t mode,
+			      uint32_t send_method);
 int lm_nl_switchover(struct lm_nl *nl, uint32_t id, int state_fd);
 /* @reason: 0 when the destination VMM runs the VM, else why not. */
 int lm_nl_complete(struct lm_nl *nl, uint32_t id, uint32_t reason);

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Cost of moving guest memory with lm's transfer engine, per method.
+ *
+ * Two KVM VMs in this process, the source's memory filled with non-zero
+ * pages, are migrated over loopback TCP again and again (quick mode, the
+ * same path a real migration takes after the switchover), with every send
+ * method (how the source hands pages to TCP) and every receive method (how
+ * the destination lands them in guest memory). For each combination it
+ * reports the median of several runs, side by side in one run of the
+ * program so that the lab's noise hits them alike:
+ *
+ *   tx s/GiB   CPU time of the source's transfer thread per GiB moved
+ *   rx s/GiB   CPU time of the destination's transfer thread per GiB
+ *   wall s/GiB switchover to the destination's COMMIT, per GiB
+ *
+ * Usage: xfer_send_bench [MEM_MIB [RUNS]]   (default 128 MiB, 5 runs)
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+#include <linux/lm.h>
+#include <linux/lm_wire.h>
+
+#include "lm_nl.h"
+
+#define PAGE	4096ULL
+#define MiB	(1ULL << 20)
+
+struct vm {
+	int kvm_fd, fd, vcpu_fd;
+	uint8_t *mem;
+	uint64_t size;
+	uint32_t id;
+};
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "xfer_send_bench: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+static void vm_create(struct vm *vm, uint64_t size)
+{
+	struct kvm_userspace_memory_region region = {
+		.guest_phys_addr = 1 * MiB,
+		.memory_size = size,
+	};
+
+	vm->size = size;
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		die("/dev/kvm", errno);
+	vm->fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0)
+		die("KVM_CREATE_VM", errno);
+	vm->mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (vm->mem == MAP_FAILED)
+		die("mmap", errno);
+	region.userspace_addr = (uintptr_t)vm->mem;
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region))
+		die("KVM_SET_USER_MEMORY_REGION", errno);
+	vm->vcpu_fd = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
+	if (vm->vcpu_fd < 0)
+		die("KVM_CREATE_VCPU", errno);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int wait_phase(struct lm_nl *nl, uint32_t id, uint32_t phase,
+		      struct lm_xfer_status *st)
+{
+	for (;;) {
+		int ret = lm_nl_xfer_status(nl, id, st);
+
+		if (ret)
+			return ret;
+		if (st->phase == phase)
+			return 0;
+		if (st->phase == LM_PHASE_FAILED || st->phase == LM_PHASE_DONE) {
+			fprintf(stderr, "xfer_send_bench: vm %u ended in phase %u: %s\n",
+				id, st->phase, st->message);
+			return -EIO;
+		}
+		usleep(500);
+	}
+}
+
+struct sample {
+	double tx, rx, wall;	/* seconds per GiB */
+};
+
+static const uint8_t loopback[4] = { 127, 0, 0, 1 };
+
+static int run_once(struct lm_nl *nl, struct vm *src, struct vm *dst,
+		    uint32_t send_method, uint32_t recv_method, bool crc,
+		    int state_fd, int out_fd, struct sample *s)
+{
+	struct lm_xfer_status ss, ds;
+	double gib = src->size / (double)(1ULL << 30);
+	uint64_t t0;
+	uint16_t port;
+	int ret;
+
+	ret = lm_nl_listen(nl, dst->id, loopback, 4, 0, out_fd, recv_method,
+			   &port);
+	if (!ret && crc)
+		ret = lm_nl_migrate(nl, src->id, loopback, 4, port,
+				    LM_WIRE_MODE_QUICK, send_method);
+	else if (!ret)
+		ret = lm_nl_migrate_no_data_crc(nl, src->id, loopback, 4, port,
+						LM_WIRE_MODE_QUICK,
+						send_method);
+	if (!ret)
+		ret = wait_phase(nl, src->id, LM_PHASE_WAIT_SWITCHOVER, &ss);
+	if (ret) {
+		fprintf(stderr, "xfer_send_bench: %s\n", lm_nl_extack(nl));
+		return ret;
+	}
+	t0 = now_ns();
+	ret = lm_nl_switchover(nl, src->id, state_fd);
+	if (!ret)
+		ret = wait_phase(nl, dst->id, LM_PHASE_COMMIT, &ds);
+	if (ret)
+		return ret;
+	s->wall = (now_ns() - t0) / 1e9 / gib;
+	ret = lm_nl_complete(nl, dst->id, 0);
+	if (!ret)
+		ret = wait_phase(nl, src->id, LM_PHASE_DONE, &ss);
+	if (!ret)
+		ret = wait_phase(nl, dst->id, LM_PHASE_DONE, &ds);
+	if (ret)
+		return ret;
+	if (ss.pages != src->size / PAGE || ds.pages != ss.pages) {
+		fprintf(stderr, "xfer_send_bench: %llu pages sent, %llu received\n",
+			(unsigned long long)ss.pages,
+			(unsigned long long)ds.pages);
+		return -EIO;
+	}
+	s->tx = ss.cpu_ns / 1e9 / gib;
+	s->rx = ds.cpu_ns / 1e9 / gib;
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		uint32_t send, recv;
+		bool crc;
+		const char *name;
+	} methods[] = {
+		{ LM_SEND_SENDPAGE, LM_RECV_PIN,  true,  "sendpage + pin,  data CRC" },
+		{ LM_SEND_SENDPAGE, LM_RECV_PIN,  false, "sendpage + pin" },
+		{ LM_SEND_COPY,     LM_RECV_PIN,  false, "copy     + pin" },
+		{ LM_SEND_ZEROCOPY, LM_RECV_PIN,  false, "zerocopy + pin" },
+		{ LM_SEND_SENDPAGE, LM_RECV_USER, false, "sendpage + user" },
+	};
+	enum { NR = sizeof(methods) / sizeof(methods[0]) };
+	uint64_t mem = (argc > 1 ? strtoull(argv[1], NULL, 0) : 128) * MiB;
+	int runs = argc > 2 ? atoi(argv[2]) : 5;
+	double tx[NR][32], rx[NR][32], wall[NR][32];
+	struct vm src, dst;
+	struct lm_nl *nl;
+	int state_fd, out_fd, r, m, ret;
+	uint64_t p;
+
+	if (runs < 1 || runs > 32)
+		runs = 5;
+	ret = lm_nl_open(&nl);
+	if (ret)
+		die("lm netlink family", -ret);
+	vm_create(&src, mem);
+	vm_create(&dst, mem);
+	/* Every page non-zero: the data path, not the zero-page shortcut. */
+	for (p = 0; p < mem / PAGE; p++)
+		memset(src.mem + p * PAGE, (int)(p % 251) + 1, PAGE);
+	if (lm_nl_attach(nl, src.fd, 0, &src.id) ||
+	    lm_nl_attach(nl, dst.fd, 0, &dst.id))
+		die("attach", EINVAL);
+	state_fd = memfd_create("state", 0);
+	out_fd = memfd_create("state-out", 0);
+	if (state_fd < 0 || out_fd < 0 || write(state_fd, "state", 5) != 5)
+		die("memfd", errno);
+
+	printf("# lm transfer cost, %llu MiB of non-zero pages over loopback, median of %d runs\n",
+	       (unsigned long long)(mem / MiB), runs);
+	/* Interleaved: each round runs every method once. */
+	for (r = 0; r < runs; r++) {
+		for (m = 0; m < NR; m++) {
+			struct sample s;
+
+			ret = run_once(nl, &src, &dst, methods[m].send,
+				       methods[m].recv, methods[m].crc,
+				       state_fd, out_fd, &s);
+			if (ret)
+				die(methods[m].name, -ret);
+			tx[m][r] = s.tx;
+			rx[m][r] = s.rx;
+			wall[m][r] = s.wall;
+		}
+	}
+	printf("%-26s %10s %10s %12s\n", "send + receive", "tx s/GiB",
+	       "rx s/GiB", "wall s/GiB");
+	for (m = 0; m < NR; m++)
+		printf("%-26s %10.2f %10.2f %12.2f\n", methods[m].name,
+		       median(tx[m], runs), median(rx[m], runs),
+		       median(wall[m], runs));
+	lm_nl_detach(nl, src.id);
+	lm_nl_detach(nl, dst.id);
+	lm_nl_close(nl);
+	return 0;
+}
