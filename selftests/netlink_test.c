@@ -12,6 +12,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <time.h>
 
 #include "kselftest_harness.h"
 #include "lm_selftest.h"
@@ -633,6 +634,121 @@ TEST_F(vm, unprivileged)
 		ASSERT_EQ(0, list_one(self->nl, self->id, &list, &info));
 		check_vm_layout(info, &self->vm, getpid());
 		lm_vm_list_free(&list);
+	}
+}
+
+/*
+ * x86's second address space (SMM) is reported as such, after the first:
+ * a slot there keeps its id, and its as_id says where it lives.
+ */
+TEST_F(vm, smm_address_space)
+{
+	struct kvm_userspace_memory_region region;
+	struct lm_vm_list list;
+	struct lm_vm_info *info;
+	void *smram;
+
+	if (ioctl(self->vm.kvm_fd, KVM_CHECK_EXTENSION,
+		  KVM_CAP_MULTI_ADDRESS_SPACE) < 2)
+		SKIP(return, "KVM has a single address space here");
+	smram = mmap(NULL, SZ_256K, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, smram);
+	region = (struct kvm_userspace_memory_region) {
+		.slot = 1 << 16 | 2,
+		.guest_phys_addr = 0xa0000,
+		.memory_size = SZ_256K,
+		.userspace_addr = (uintptr_t)smram,
+	};
+	ASSERT_EQ(0, ioctl(self->vm.fd, KVM_SET_USER_MEMORY_REGION, &region));
+
+	ASSERT_EQ(0, lm_nl_attach(self->nl, self->vm.fd, 0, &self->id));
+	ASSERT_EQ(0, list_one(self->nl, self->id, &list, &info));
+	ASSERT_EQ(TEST_NR_SLOTS + 1, info->nr_memslots);
+	EXPECT_EQ(0, info->memslots[TEST_NR_SLOTS - 1].as_id);
+	EXPECT_EQ(2, info->memslots[TEST_NR_SLOTS].id);
+	EXPECT_EQ(1, info->memslots[TEST_NR_SLOTS].as_id);
+	EXPECT_EQ(0xa0000, info->memslots[TEST_NR_SLOTS].gpa);
+	EXPECT_EQ(SZ_256K, info->memslots[TEST_NR_SLOTS].size);
+	EXPECT_EQ((uintptr_t)smram, info->memslots[TEST_NR_SLOTS].hva);
+	lm_vm_list_free(&list);
+}
+
+/*
+ * Several VMMs attach and detach their VMs over and over while others
+ * list every VM: ids and lifetimes must hold up (no error but the ones a
+ * race explains, and no kernel complaint, which the lab watches for).
+ */
+#define RACE_VMMS	3
+#define RACE_LISTERS	2
+#define RACE_SECONDS	4
+
+static int race_vmm(void)
+{
+	struct lm_vm_list list;
+	struct lm_vm_info *info;
+	struct test_vm vm;
+	const char *what;
+	struct lm_nl *nl;
+	time_t end = time(NULL) + RACE_SECONDS;
+	uint32_t id;
+	int rounds = 0;
+
+	if (test_vm_create(&vm, &what) || lm_nl_open(&nl))
+		return 1;
+	while (time(NULL) < end) {
+		if (lm_nl_attach(nl, vm.fd, 0, &id))
+			return 2;
+		if (list_one(nl, id, &list, &info) ||
+		    info->nr_memslots != TEST_NR_SLOTS)
+			return 3;
+		lm_vm_list_free(&list);
+		if (lm_nl_detach(nl, id))
+			return 4;
+		rounds++;
+	}
+	return rounds ? 0 : 5;
+}
+
+static int race_lister(void)
+{
+	struct lm_vm_list list;
+	struct lm_nl *nl;
+	time_t end = time(NULL) + RACE_SECONDS;
+	size_t i;
+
+	if (lm_nl_open(&nl))
+		return 1;
+	while (time(NULL) < end) {
+		if (lm_nl_list(nl, false, 0, &list))
+			return 2;
+		/* Whatever is listed is listed whole. */
+		for (i = 0; i < list.nr_vms; i++)
+			if (list.vms[i].nr_memslots != TEST_NR_SLOTS ||
+			    list.vms[i].nr_vcpus != TEST_NR_VCPUS)
+				return 3;
+		lm_vm_list_free(&list);
+	}
+	return 0;
+}
+
+TEST_F_TIMEOUT(nl, attach_detach_list_race, 60)
+{
+	pid_t pids[RACE_VMMS + RACE_LISTERS];
+	int i, status;
+
+	for (i = 0; i < RACE_VMMS + RACE_LISTERS; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (!pids[i])
+			_exit(i < RACE_VMMS ? race_vmm() : race_lister());
+	}
+	for (i = 0; i < RACE_VMMS + RACE_LISTERS; i++) {
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status)) {
+			TH_LOG("%s %d: status %#x",
+			       i < RACE_VMMS ? "VMM" : "lister", i, status);
+		}
 	}
 }
 
