@@ -362,12 +362,12 @@ static uint64_t section_size(uint32_t type)
 })
 
 static int parse_sections(const uint8_t *map, uint64_t size,
-			  struct parsed_state *ps, uint32_t nr_vcpus,
-			  const char *path, char *err, size_t len)
+			  struct parsed_state *ps, const char *path, char *err,
+			  size_t len)
 {
 	const struct lmvm_state_header *hdr = (const void *)map;
 	uint64_t off = sizeof(*hdr);
-	uint32_t i, nr = le32toh(hdr->nr_sections), v, t;
+	uint32_t i, nr = le32toh(hdr->nr_sections);
 
 	for (i = 0; i < nr; i++) {
 		struct lmvm_state_section sec;
@@ -408,10 +408,10 @@ static int parse_sections(const uint8_t *map, uint64_t size,
 			ps->irqchip[sec.index] = payload;
 			break;
 		case LMVM_SEC_REGS ... LMVM_SEC_DEBUGREGS:
-			if (sec.index >= nr_vcpus)
-				return BAD("%s section for vCPU %u, the VM has %u vCPUs",
+			if (sec.index >= LMVM_MAX_VCPUS)
+				return BAD("%s section for vCPU %u, lmvm has at most %u",
 					   section_name(sec.type), sec.index,
-					   nr_vcpus);
+					   LMVM_MAX_VCPUS);
 			if (sec.type == LMVM_SEC_MSRS) {
 				const struct kvm_msrs *m = payload;
 
@@ -448,11 +448,27 @@ static int parse_sections(const uint8_t *map, uint64_t size,
 	for (i = 0; i < NR_IRQCHIPS; i++)
 		if (!ps->irqchip[i])
 			return BAD("no irqchip section %u", i);
-	for (v = 0; v < nr_vcpus; v++)
-		for (t = LMVM_SEC_REGS; t <= LMVM_SEC_DEBUGREGS; t++)
-			if (!ps->vcpu[v][t - LMVM_SEC_REGS])
+	return 0;
+}
+
+/* Every vCPU of the config has all its sections, and no other has any. */
+static int check_vcpu_sections(const struct parsed_state *ps,
+			       const char *path, char *err, size_t len)
+{
+	uint32_t nr_vcpus = le32toh(ps->config->nr_vcpus), v, t;
+
+	for (v = 0; v < LMVM_MAX_VCPUS; v++) {
+		for (t = LMVM_SEC_REGS; t <= LMVM_SEC_DEBUGREGS; t++) {
+			bool present = ps->vcpu[v][t - LMVM_SEC_REGS];
+
+			if (v < nr_vcpus && !present)
 				return BAD("no %s section for vCPU %u",
 					   section_name(t), v);
+			if (v >= nr_vcpus && present)
+				return BAD("%s section for vCPU %u of %u",
+					   section_name(t), v, nr_vcpus);
+		}
+	}
 	return 0;
 }
 
@@ -621,9 +637,9 @@ int state_load(struct lmvm *lm, const char *path, char *err, size_t len)
 		BAD("corrupt: the digest of the contents does not match");
 		goto out_free;
 	}
-	if (parse_sections(map, st.st_size, ps, lm->cfg.nr_vcpus, path, err,
-			   len) ||
-	    check_layout(lm, ps, path, err, len))
+	if (parse_sections(map, st.st_size, ps, path, err, len) ||
+	    check_layout(lm, ps, path, err, len) ||
+	    check_vcpu_sections(ps, path, err, len))
 		goto out_free;
 
 	ret = apply_state(lm, ps, err, len);
