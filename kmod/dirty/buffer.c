@@ -109,17 +109,39 @@ err_put_file:
 	return ret;
 }
 
+/* Is the guard after the buffer still the inaccessible mapping lm made? */
+static bool guard_intact(const struct lm_dirty_buf *buf)
+{
+	unsigned long start = buf->uaddr + buf->size;
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	bool intact;
+
+	mmap_read_lock(mm);
+	vma = find_vma(mm, start);
+	intact = vma && vma->vm_start == start &&
+		 vma->vm_end == start + LM_DIRTY_BUF_GUARD && !vma->vm_file &&
+		 !(vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC));
+	mmap_read_unlock(mm);
+	return intact;
+}
+
 /*
  * Undo lm_dirty_buf_map(). With @mm_alive the caller has the VMM's mm in
- * use and the mapping is removed from it; otherwise the address space is
- * already gone, and with it the mapping.
+ * use and the mapping is removed from it, unless the VMM has put something
+ * else there (lm never unmaps what is not its own); otherwise the address
+ * space is already gone, and with it the mapping.
  */
 void lm_dirty_buf_unmap(struct lm_dirty_buf *buf, bool mm_alive)
 {
 	if (!buf->file)
 		return;
-	if (mm_alive && buf->uaddr)
-		vm_munmap(buf->uaddr, buf->size + LM_DIRTY_BUF_GUARD);
+	if (mm_alive && buf->uaddr) {
+		if (guard_intact(buf))
+			vm_munmap(buf->uaddr + buf->size, LM_DIRTY_BUF_GUARD);
+		if (lm_dirty_buf_intact(buf))
+			vm_munmap(buf->uaddr, buf->size);
+	}
 	buf->uaddr = 0;
 	vunmap(buf->kaddr);
 	buf->kaddr = NULL;
