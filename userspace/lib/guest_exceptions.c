@@ -25,28 +25,28 @@ struct exception_frame {
 void lm_guest_exception(struct exception_frame *frame) __attribute__((noreturn));
 
 asm(".pushsection .text\n"
-    ".globl lm_exception_stubs\n"
-    ".align 16\n"
-    "lm_exception_stubs:\n"
-    ".set vector, 0\n"
-    ".rept 32\n"
-    ".align 16\n"
-    /* vectors with an error code: #DF #TS #NP #SS #GP #PF #AC #CP */
-    ".if vector <> 8 && (vector < 10 || vector > 14) && vector <> 17 && vector <> 21\n"
-    "	pushq $0\n"
-    ".endif\n"
-    "	pushq $vector\n"
-    "	jmp lm_exception_common\n"
-    ".set vector, vector + 1\n"
-    ".endr\n"
-    "lm_exception_common:\n"
-    "	movq %rsp, %rdi\n"
-    "	andq $-16, %rsp\n"
-    "	call lm_guest_exception\n"
-    "1:	cli\n"
-    "	hlt\n"
-    "	jmp 1b\n"
-    ".popsection\n");
+	".globl lm_exception_stubs\n"
+	".align 16\n"
+	"lm_exception_stubs:\n"
+	".set vector, 0\n"
+	".rept 32\n"
+	".align 16\n"
+	/* vectors with an error code: #DF #TS #NP #SS #GP #PF #AC #CP */
+	".if vector <> 8 && (vector < 10 || vector > 14) && vector <> 17 && vector <> 21\n"
+	"	pushq $0\n"
+	".endif\n"
+	"	pushq $vector\n"
+	"	jmp lm_exception_common\n"
+	".set vector, vector + 1\n"
+	".endr\n"
+	"lm_exception_common:\n"
+	"	movq %rsp, %rdi\n"
+	"	andq $-16, %rsp\n"
+	"	call lm_guest_exception\n"
+	"1:	cli\n"
+	"	hlt\n"
+	"	jmp 1b\n"
+	".popsection\n");
 
 void lm_guest_exception(struct exception_frame *frame)
 {
@@ -60,14 +60,14 @@ void lm_guest_exception(struct exception_frame *frame)
 
 /* guest_code returned: tell the host, each time it enters the vCPU. */
 asm(".pushsection .text\n"
-    ".globl lm_guest_return\n"
-    "lm_guest_return:\n"
-    "	andq $-16, %rsp\n"
-    "	call lm_guest_done\n"
-    "1:	cli\n"
-    "	hlt\n"
-    "	jmp 1b\n"
-    ".popsection\n");
+	".globl lm_guest_return\n"
+	"lm_guest_return:\n"
+	"	andq $-16, %rsp\n"
+	"	call lm_guest_done\n"
+	"1:	cli\n"
+	"	hlt\n"
+	"	jmp 1b\n"
+	".popsection\n");
 
 void lm_guest_done(void) __attribute__((noreturn));
 

@@ -84,7 +84,8 @@ void status_line(struct lmvm *lm, char *out, size_t len)
 static bool cmd_pause(struct lmvm *lm, int argc, char **argv, char *out,
 		      size_t len)
 {
-	(void)argc, (void)argv;
+	(void)argc;
+	(void)argv;
 	vm_pause(lm);
 	snprintf(out, len, "ok paused");
 	return false;
@@ -93,7 +94,8 @@ static bool cmd_pause(struct lmvm *lm, int argc, char **argv, char *out,
 static bool cmd_resume(struct lmvm *lm, int argc, char **argv, char *out,
 		       size_t len)
 {
-	(void)argc, (void)argv;
+	(void)argc;
+	(void)argv;
 	if (lm->cfg.incoming && !lm->loaded) {
 		snprintf(out, len, "error: resume: waiting for load-state (--incoming)");
 		return false;
@@ -106,7 +108,8 @@ static bool cmd_resume(struct lmvm *lm, int argc, char **argv, char *out,
 static bool cmd_status(struct lmvm *lm, int argc, char **argv, char *out,
 		       size_t len)
 {
-	(void)argc, (void)argv;
+	(void)argc;
+	(void)argv;
 	status_line(lm, out, len);
 	return false;
 }
@@ -169,7 +172,8 @@ static int checksum_fn(struct lmvm *lm, char *out, size_t len)
 static bool cmd_checksum(struct lmvm *lm, int argc, char **argv, char *out,
 			 size_t len)
 {
-	(void)argc, (void)argv;
+	(void)argc;
+	(void)argv;
 	with_vm_paused(lm, checksum_fn, out, len);
 	return false;
 }
@@ -177,7 +181,8 @@ static bool cmd_checksum(struct lmvm *lm, int argc, char **argv, char *out,
 static bool cmd_verify(struct lmvm *lm, int argc, char **argv, char *out,
 		       size_t len)
 {
-	(void)argc, (void)argv;
+	(void)argc;
+	(void)argv;
 	with_vm_paused(lm, mem_verify, out, len);
 	return false;
 }
@@ -185,7 +190,9 @@ static bool cmd_verify(struct lmvm *lm, int argc, char **argv, char *out,
 static bool cmd_quit(struct lmvm *lm, int argc, char **argv, char *out,
 		     size_t len)
 {
-	(void)lm, (void)argc, (void)argv;
+	(void)lm;
+	(void)argc;
+	(void)argv;
 	snprintf(out, len, "ok quitting");
 	return true;
 }
@@ -212,7 +219,9 @@ static bool cmd_help(struct lmvm *lm, int argc, char **argv, char *out,
 {
 	size_t i, n = snprintf(out, len, "ok commands:");
 
-	(void)lm, (void)argc, (void)argv;
+	(void)lm;
+	(void)argc;
+	(void)argv;
 	for (i = 0; i < NR_COMMANDS && n < len; i++)
 		n += snprintf(out + n, len - n, " %s%s", commands[i].usage,
 			      i + 1 < NR_COMMANDS ? ";" : "");

@@ -203,7 +203,7 @@ int main(int argc, char **argv)
 		.cond = PTHREAD_COND_INITIALIZER,
 	};
 	char status[4096];
-	int listen_fd = -1;
+	int listen_fd = -1, failed = 0;
 	uint32_t i;
 
 	if (parse_args(&lm.cfg, argc, argv))
@@ -250,6 +250,9 @@ int main(int argc, char **argv)
 		close(listen_fd);
 		unlink(lm.cfg.control_path);
 	}
+	for (i = 0; i < lm.cfg.nr_vcpus; i++)
+		if (lm.vcpus[i].state == VCPU_FAILED)
+			failed = 1;
 	vm_free(lm.vm);
-	return 0;
+	return failed;
 }
