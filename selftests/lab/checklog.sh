@@ -56,7 +56,8 @@ problems=$(echo "$text" | awk '
 	}
 	msg ~ /^(Kernel )?[Cc]ommand line:/ { next }
 	msg ~ /Oops|BUG:|WARNING:|Kernel panic|general protection fault|kernel BUG at|UBSAN:|KASAN:|KFENCE:|refcount_t|soft lockup|hard LOCKUP|blocked for more than [0-9]+ seconds|hung_task|rcu.*detected stall|list_(add|del) corruption|[Ll]eak/ {
-		if (msg ~ /^(RETBleed|Spectre|MDS|MMIO Stale Data|SRBDS|GDS|TAA|L1TF|Retbleed|Speculative|ITS|TSA|VMSCAPE|x86\/bugs):/)
+		# CPU vulnerability notes at boot say "WARNING" and "leak".
+		if (msg ~ /^(RETBleed|Spectre( V[12])?|MDS|MMIO Stale Data|SRBDS|GDS|TAA|L1TF|Speculative [A-Za-z ]+|ITS|TSA|VMSCAPE|x86\/bugs) ?:/)
 			next
 		print msg
 		in_report = NR

@@ -165,6 +165,8 @@ copy_dir "$build/bench" bench
 if [[ -n $tests ]]; then
 	for t in $tests; do
 		t=${t##*/}
+		t=${t%.c}
+		[[ -f $build/tests/$t || ! -f $build/tests/$t.sh ]] || t=$t.sh
 		[[ -f $build/tests/$t ]] || die "test $t not found in $build/tests"
 		cp -p "$build/tests/$t" "$root/tests/"
 	done

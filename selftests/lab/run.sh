@@ -20,8 +20,8 @@
 #   LAB_VERBOSE   1: stream the whole console (check mode prints only
 #                 progress, then the TAP once the VM is done)
 #
-# The console is logged to $BUILD/lab/console.log; check and demo modes end
-# with checklog.sh's verdict on it.
+# The console is logged to $BUILD/lab/console.log (and MODE.log); check and
+# demo modes end with checklog.sh's verdict on it.
 set -euo pipefail
 
 lab=$(cd "$(dirname "$0")" && pwd)
@@ -42,10 +42,20 @@ shell)	LAB_TIMEOUT=${LAB_TIMEOUT:-0} ;;
 *)	echo "usage: $0 check|shell|demo" >&2; exit 2 ;;
 esac
 
-out=$BUILD/lab
-mkdir -p "$out"
-initrd=$out/initramfs.cpio.gz
-log=$out/console.log
+# Each run works in a directory of its own, so that runs started at the
+# same time from one tree do not mix their consoles; the log is kept as
+# $BUILD/lab/console.log (the last run to finish) and $BUILD/lab/MODE.log.
+mkdir -p "$BUILD/lab"
+run=$(mktemp -d "$BUILD/lab/run.XXXXXX")
+initrd=$run/initramfs.cpio.gz
+log=$run/console.log
+keep_log() {
+	[[ -f $log ]] || return 0
+	cp "$log" "$BUILD/lab/$mode.log.tmp$$" && mv "$BUILD/lab/$mode.log.tmp$$" "$BUILD/lab/$mode.log"
+	cp "$log" "$BUILD/lab/console.log.tmp$$" && mv "$BUILD/lab/console.log.tmp$$" "$BUILD/lab/console.log"
+	rm -rf "$run"
+}
+trap keep_log EXIT
 
 t0=$(date +%s)
 "$lab/mkinitramfs.sh" -k "$KVER" -b "$BUILD" -m "$LM_KO" -o "$initrd" \
@@ -94,6 +104,6 @@ if (( status == 124 )); then
 elif (( status != 0 )); then
 	echo "lab: qemu exited with status $status"
 fi
-echo "lab: VM ran $((t2 - t1))s; console log: $log"
+echo "lab: VM ran $((t2 - t1))s; console log: $BUILD/lab/$mode.log"
 
-exec "$lab/checklog.sh" "$log" "$mode"
+"$lab/checklog.sh" "$log" "$mode"
