@@ -206,10 +206,11 @@ static inline struct lm_vm_info *find_vm(struct lm_vm_list *list,
 		       strerror(-__ret), lm_nl_extack(nl));		\
 	}								\
 	ASSERT_STRNE("", lm_nl_extack(nl)) {				\
-		TH_LOG("%s: -%s without an extack message", #expr,	\
-		       #err);						\
+		TH_LOG("%s: %s, without an extack message", #expr,	\
+		       strerror(err));					\
 	}								\
-	TH_LOG("%s: %s: \"%s\"", #expr, #err, lm_nl_extack(nl));	\
+	TH_LOG("%s: %s: \"%s\"", #expr, strerror(err),		\
+	       lm_nl_extack(nl));					\
 } while (0)
 
 /* Netlink attributes, encoded by hand. */
