@@ -50,6 +50,7 @@ struct lmvm_vcpu_counters {
 	uint64_t cursor;	/* sweep/hotset: next index in the pass */
 	uint64_t rng;		/* random: xorshift64 state */
 	uint64_t next_tsc;	/* pacing: when the next page is due */
+	uint64_t prefaulted;	/* pages of its share touched at start */
 };
 
 /* One contiguous run of workload pages in guest physical memory. */
@@ -68,7 +69,8 @@ struct lmvm_shared {
 	uint64_t nr_ranges;
 	struct lmvm_range ranges[LMVM_MAX_RANGES];
 	uint64_t total_pages;		/* sum of the ranges */
-	uint64_t reserved[6];
+	uint64_t prefault;		/* touch every page before working */
+	uint64_t reserved[5];
 	struct lmvm_vcpu_counters vcpu[LMVM_MAX_VCPUS];
 };
 

@@ -27,6 +27,7 @@ struct lmvm_config {
 	uint64_t hotset_size;		/* bytes, whole VM */
 	const char *control_path;
 	bool incoming;
+	bool prefault;			/* touch all memory before working */
 	double duration;		/* seconds; 0: until quit */
 	const char *command;		/* --command: act as a client */
 };

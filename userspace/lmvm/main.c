@@ -32,6 +32,8 @@ static void usage(FILE *f)
 "                        (default 0)\n"
 "  -s, --seed N          seed of the random workload (default 1)\n"
 "      --hotset SIZE     working set of the hotset workload (default 8M)\n"
+"      --prefault        the guest touches all its pages before its workload\n"
+"                        starts, so that rates are not first-touch faults\n"
 "  -C, --control PATH    serve control commands on this unix socket\n"
 "  -i, --incoming        create the VM but run nothing until load-state and\n"
 "                        resume\n"
@@ -94,6 +96,7 @@ static int parse_args(struct lmvm_config *cfg, int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "hotset", required_argument, NULL, 'H' },
+		{ "prefault", no_argument, NULL, 'P' },
 		{ "control", required_argument, NULL, 'C' },
 		{ "incoming", no_argument, NULL, 'i' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -158,6 +161,9 @@ static int parse_args(struct lmvm_config *cfg, int argc, char **argv)
 					optarg);
 				return -1;
 			}
+			break;
+		case 'P':
+			cfg->prefault = true;
 			break;
 		case 'C':
 			cfg->control_path = optarg;

@@ -47,6 +47,7 @@ void workload_setup(struct lmvm *lm)
 	sh->tsc_khz = vm_tsc_khz(vm);
 	pps = lm->cfg.rate_mib * (MiB / PAGE_SIZE) / n;
 	sh->tsc_per_page = pps ? sh->tsc_khz * 1000 / pps : 0;
+	sh->prefault = lm->cfg.prefault;
 	sh->hotset_pages = lm->cfg.hotset_size / PAGE_SIZE / n;
 	if (!sh->hotset_pages)
 		sh->hotset_pages = 1;
