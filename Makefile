@@ -6,6 +6,7 @@
 #   make check        run every selftest in the lab VM (TESTS="a b" for some)
 #   make lab          interactive shell in the lab VM
 #   make demo         the demo, in the lab VM
+#   make bench        run every benchmark in the lab VM
 #   make checkpatch   kernel coding style of kmod/ and uapi/
 #   make deps         install the Debian packages all of this needs
 #
@@ -39,7 +40,7 @@ SUBDIRS		:= $(patsubst %/Makefile,%,$(wildcard $(addsuffix /Makefile, \
 		   userspace/lib userspace/lmctl userspace/lmvm selftests bench)))
 SUBMAKE		= $(MAKE) --no-print-directory BUILD=$(BUILD) KSFT_INC=$(KSFT_INC)
 
-.PHONY: all module userspace check lab demo lab-run checkpatch deps clean
+.PHONY: all module userspace check bench lab demo lab-run checkpatch deps clean
 
 all: module userspace
 
@@ -61,7 +62,7 @@ $(LINUX_SRC)/.stamp:
 # The lab targets install what they need first, then build, then boot the
 # lab: each step in its own make so that 'make -j' keeps the order and KDIR
 # is looked up after the packages are there.
-check lab demo:
+check bench lab demo:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory lab-run LAB_MODE=$(if $(filter lab,$@),shell,$@)

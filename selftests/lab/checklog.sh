@@ -6,20 +6,20 @@
 # on any failed test, any kernel problem, and on a VM that did not reach
 # its end marker (timeout, hang or panic).
 #
-# Usage: checklog.sh CONSOLE_LOG [check|demo]
+# Usage: checklog.sh CONSOLE_LOG [check|bench|demo]
 #
 # Kernel problems are looked for only in kernel log lines (those carrying
 # a printk timestamp), so a test printing "WARNING:" does not trip them.
 set -euo pipefail
 
-log=${1:?usage: checklog.sh CONSOLE_LOG [check|demo]}
+log=${1:?usage: checklog.sh CONSOLE_LOG [check|bench|demo]}
 mode=${2:-check}
 [[ -f $log ]] || { echo "checklog: $log not found" >&2; exit 2; }
 
 text=$(tr -d '\r' < "$log")
 passed=0 failed=0
 
-if [[ $mode == check ]]; then
+if [[ $mode != demo ]]; then
 	echo "$text" | sed -n '/^==== lab: tests begin ====$/,/^==== lab: tests end ====$/p' |
 		sed '/^==== lab: tests/d'
 	summary=$(echo "$text" | grep -E '^lab: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' |

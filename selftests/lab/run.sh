@@ -5,14 +5,14 @@
 # can run nested KVM guests) and an initramfs holding lm.ko, the kvm
 # modules, the tools and the tests.
 #
-# Usage: run.sh check|shell|demo
+# Usage: run.sh check|bench|shell|demo
 #
 # Environment (all optional):
 #   BUILD         build directory (default: <repo>/build)
 #   LM_KO         module to test (default: <repo>/lm.ko)
 #   KVER          lab kernel release (default: selftests/lab/kver.sh)
 #   TESTS         space-separated test names: run only these
-#   LAB_TIMEOUT   seconds the whole VM may run (check: 780, demo: 600,
+#   LAB_TIMEOUT   seconds the whole VM may run (check, bench: 780, demo: 600,
 #                 shell: unlimited)
 #   TEST_TIMEOUT  seconds each test may run (default 300)
 #   LAB_SMP, LAB_MEM  vCPUs and memory of the lab VM (default 2, 4G)
@@ -36,10 +36,11 @@ LAB_MEM=${LAB_MEM:-4G}
 LAB_VERBOSE=${LAB_VERBOSE:-0}
 
 case $mode in
-check)	LAB_TIMEOUT=${LAB_TIMEOUT:-780} ;;
+check|bench)
+	LAB_TIMEOUT=${LAB_TIMEOUT:-780} ;;
 demo)	LAB_TIMEOUT=${LAB_TIMEOUT:-600} ;;
 shell)	LAB_TIMEOUT=${LAB_TIMEOUT:-0} ;;
-*)	echo "usage: $0 check|shell|demo" >&2; exit 2 ;;
+*)	echo "usage: $0 check|bench|shell|demo" >&2; exit 2 ;;
 esac
 
 # Each run works in a directory of its own, so that runs started at the
@@ -93,7 +94,7 @@ fi
 if [[ $LAB_VERBOSE == 1 || $mode == demo ]]; then
 	filter=(cat)
 else
-	filter=(grep --line-buffered -E '^(# selftest: |lab: |==== lab)')
+	filter=(grep --line-buffered -E '^(# (selftest|bench): |lab: |==== lab)')
 fi
 timeout --foreground -k 10 "$LAB_TIMEOUT" "${qemu[@]}" < /dev/null |
 	tee "$log" | sed -u 's/\r$//' | { "${filter[@]}" || true; } ||
