@@ -117,7 +117,7 @@ static int attach(struct sk_buff *skb, struct genl_info *info)
 	void *hdr;
 	int ret;
 
-	if (GENL_REQ_ATTR_CHECK(info, LM_A_VM_FD))
+	if (lm_nl_missing(info, LM_A_VM_FD))
 		return -EINVAL;
 
 	/* Allocated first: once attached, replying must not fail. */
@@ -173,12 +173,16 @@ err_free_reply:
 
 static int detach(struct sk_buff *skb, struct genl_info *info)
 {
-	if (GENL_REQ_ATTR_CHECK(info, LM_A_VM_ID))
+	if (lm_nl_missing(info, LM_A_VM_ID))
 		return -EINVAL;
 	return lm_vm_detach(nla_get_u32(info->attrs[LM_A_VM_ID]), info->extack);
 }
 
-static int put_memslot(struct sk_buff *skb, int index,
+/*
+ * Add one memslot to the LM_A_VM_MEMSLOTS nest @slots. A nest's length is
+ * 16 bits, so the nest counts as full before it would overflow that.
+ */
+static int put_memslot(struct sk_buff *skb, struct nlattr *slots, int index,
 		       const struct kvm_memory_slot *slot)
 {
 	struct nlattr *nest;
@@ -196,7 +200,8 @@ static int put_memslot(struct sk_buff *skb, int index,
 			      LM_MEMSLOT_A_PAD) ||
 	    nla_put_u32(skb, LM_MEMSLOT_A_FLAGS, slot->flags) ||
 	    nla_put_u64_64bit(skb, LM_MEMSLOT_A_HVA, slot->userspace_addr,
-			      LM_MEMSLOT_A_PAD)) {
+			      LM_MEMSLOT_A_PAD) ||
+	    skb_tail_pointer(skb) - (unsigned char *)slots > U16_MAX) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -246,7 +251,7 @@ static int put_vm(struct sk_buff *skb, u32 portid, u32 seq, int flags,
 				continue;
 			slot = container_of(node, struct kvm_memory_slot,
 					    gfn_node[slots->node_idx]);
-			ret = put_memslot(skb, index, slot);
+			ret = put_memslot(skb, slots_nest, index, slot);
 			if (ret)
 				break;
 			put++;
@@ -274,7 +279,7 @@ static int list_one(struct sk_buff *skb, struct genl_info *info)
 	struct lm_vm *vm;
 	int ret;
 
-	if (GENL_REQ_ATTR_CHECK(info, LM_A_VM_ID))
+	if (lm_nl_missing(info, LM_A_VM_ID))
 		return -EINVAL;
 	vm = lm_vm_get(nla_get_u32(info->attrs[LM_A_VM_ID]));
 	if (!vm) {
@@ -283,14 +288,16 @@ static int list_one(struct sk_buff *skb, struct genl_info *info)
 		return -ENOENT;
 	}
 
-	/* x86 has at most 2 x 509 slots of ~80 bytes: 128 KiB is plenty. */
-	reply = genlmsg_new(SZ_128K, GFP_KERNEL);
+	/* Room for a full memslot nest, the most one message can carry. */
+	reply = genlmsg_new(U16_MAX + NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!reply) {
 		ret = -ENOMEM;
 		goto out_put_vm;
 	}
 	ret = put_vm(reply, info->snd_portid, info->snd_seq, 0, vm, &cursor);
 	if (ret) {
+		/* Thousands of memslots: only a dump can carry them all. */
+		GENL_SET_ERR_MSG(info, "The VM has too many memslots for one message: list it with a dump");
 		nlmsg_free(reply);
 		goto out_put_vm;
 	}

@@ -12,6 +12,18 @@ enum lm_genl_mcgrp {
 	LM_GENL_MCGRP_XFER,
 };
 
+/*
+ * True when the required attribute @type is missing from a request; the
+ * extack then names it and says so in words.
+ */
+static inline bool lm_nl_missing(struct genl_info *info, int type)
+{
+	if (!GENL_REQ_ATTR_CHECK(info, type))
+		return false;
+	GENL_SET_ERR_MSG(info, "A required attribute is missing");
+	return true;
+}
+
 int lm_genl_init(void);
 void lm_genl_uninit(void);
 
