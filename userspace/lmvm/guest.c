@@ -30,15 +30,20 @@ static uint64_t page_gpa(struct lmvm_shared *sh, uint64_t index)
 	return 0;
 }
 
+typedef uint64_t u64x2 __attribute__((vector_size(16)));
+
+/*
+ * One SSE store: a vCPU stops only between instructions, so whenever it is
+ * paused (for verify, or for good at a migration's switch) every stamp is
+ * whole.
+ */
 static void stamp_page(struct lmvm_shared *sh, uint64_t index,
 		       uint64_t generation)
 {
 	uint64_t gpa = page_gpa(sh, index);
-	volatile struct lmvm_stamp *s = (struct lmvm_stamp *)gpa;
+	u64x2 stamp = { gpa >> 12, generation };
 
-	s->pfn = gpa >> 12;
-	s->generation = generation;
-	s->check = (gpa >> 12) ^ generation ^ LMVM_STAMP_MAGIC;
+	asm volatile("movdqa %1, %0" : "=m"(*(u64x2 *)gpa) : "x"(stamp));
 }
 
 static void pace(struct lmvm_shared *sh, volatile struct lmvm_vcpu_counters *c)

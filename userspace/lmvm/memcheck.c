@@ -131,7 +131,7 @@ int mem_verify(struct lmvm *lm, char *out, size_t len)
 			}
 			checked++;
 			expected_generations(sh, c, j, &lo, &hi);
-			if (!s->pfn && !s->generation && !s->check) {
+			if (!s->pfn && !s->generation) {
 				if (lo == 0)
 					continue;
 				snprintf(out, len, "error: verify: page %#llx (vCPU %llu, index %llu) was never written, expected generation %llu",
@@ -142,9 +142,7 @@ int mem_verify(struct lmvm *lm, char *out, size_t len)
 				return -1;
 			}
 			stamped++;
-			if (s->check != (s->pfn ^ s->generation ^
-					 LMVM_STAMP_MAGIC) ||
-			    s->pfn != gpa / PAGE_SIZE) {
+			if (s->pfn != gpa / PAGE_SIZE) {
 				snprintf(out, len, "error: verify: page %#llx (vCPU %llu, index %llu) has a bad stamp (pfn %#llx, generation %llu)",
 					 (unsigned long long)gpa,
 					 (unsigned long long)v,
