@@ -121,13 +121,15 @@ static int run_once(struct lm_nl *nl, struct vm *src, struct vm *dst,
 
 	ret = lm_nl_listen(nl, dst->id, loopback, 4, 0, out_fd, recv_method,
 			   &port);
-	if (!ret && crc)
-		ret = lm_nl_migrate(nl, src->id, loopback, 4, port,
-				    LM_WIRE_MODE_QUICK, send_method);
-	else if (!ret)
-		ret = lm_nl_migrate_no_data_crc(nl, src->id, loopback, 4, port,
-						LM_WIRE_MODE_QUICK,
-						send_method);
+	if (!ret) {
+		struct lm_migrate_opts opts = {
+			.mode = LM_WIRE_MODE_QUICK,
+			.send_method = send_method,
+			.no_data_crc = !crc,
+		};
+
+		ret = lm_nl_migrate(nl, src->id, loopback, 4, port, &opts);
+	}
 	if (!ret)
 		ret = wait_phase(nl, src->id, LM_PHASE_WAIT_SWITCHOVER, &ss);
 	if (ret) {

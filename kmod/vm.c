@@ -134,8 +134,13 @@ static void vm_teardown(struct lm_vm *vm)
 {
 	mutex_lock(&vm->lock);
 	vm->dead = true;
-	/* The transfer first: live migration reads the dirty bitmaps. */
+	mutex_unlock(&vm->lock);
+	/*
+	 * The transfer first, since live migration reads the dirty bitmaps,
+	 * and outside vm->lock, which its thread takes to harvest them.
+	 */
 	lm_xfer_teardown(vm);
+	mutex_lock(&vm->lock);
 	lm_dirty_teardown(vm);
 	mutex_unlock(&vm->lock);
 	lm_vm_put(vm);

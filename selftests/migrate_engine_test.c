@@ -170,6 +170,7 @@ static int memfd_with(const void *data, size_t len)
 }
 
 static const uint8_t loopback[4] = { 127, 0, 0, 1 };
+static const struct lm_migrate_opts quick = { .mode = LM_WIRE_MODE_QUICK };
 
 /* Poll STATUS until @phase (or a final phase); the last status in *st. */
 static int wait_phase(struct lm_nl *nl, uint32_t id, uint32_t phase,
@@ -386,7 +387,7 @@ TEST_F(engine, quick_loopback)
 				  self->state_out, 0, &port));
 	ASSERT_NE(0, port);
 	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
-				   LM_WIRE_MODE_QUICK, 0)) {
+				   &quick)) {
 		TH_LOG("%s", lm_nl_extack(self->nl));
 	}
 	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
@@ -429,6 +430,45 @@ TEST_F(engine, quick_loopback)
 	EXPECT_EQ(LM_WIRE_REASON_CANCELLED, d.reason);
 }
 
+/*
+ * Live mode over the same path: dirty tracking on, a full round while the
+ * VM could run, dirty rounds (none here: no vCPU runs, so the tracker has
+ * nothing to report), the final round, state and COMMIT.
+ */
+TEST_F(engine, live_loopback)
+{
+	static const struct lm_migrate_opts live = {
+		.mode = LM_WIRE_MODE_LIVE,
+		.max_rounds = 3,
+		.max_downtime_ms = 100,
+	};
+	struct lm_xfer_status s, d;
+	uint16_t port;
+
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
+				   &live)) {
+		TH_LOG("%s", lm_nl_extack(self->nl));
+	}
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
+				LM_PHASE_WAIT_SWITCHOVER, &s));
+	ASSERT_EQ(LM_PHASE_WAIT_SWITCHOVER, s.phase) log_status(_metadata, "source", &s);
+	/* The full round went while the VM could run. */
+	EXPECT_EQ(vm_pages(&self->src), s.pages);
+	EXPECT_EQ(0, s.dirty_pages);
+	ASSERT_EQ(0, lm_nl_switchover(self->nl, self->src.id, self->state_in));
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_COMMIT, &d));
+	ASSERT_EQ(LM_PHASE_COMMIT, d.phase) log_status(_metadata, "destination", &d);
+	EXPECT_TRUE(vm_same_memory(&self->src, &self->dst));
+	ASSERT_EQ(0, lm_nl_complete(self->nl, self->dst.id, 0));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_DONE, &s));
+	EXPECT_EQ(LM_PHASE_DONE, s.phase);
+	EXPECT_EQ(LM_WIRE_MODE_LIVE, s.mode);
+	EXPECT_LE(1, s.round);
+	log_status(_metadata, "source", &s);
+}
+
 /* The destination refuses another layout before any page is sent. */
 TEST_F(engine, layout_mismatch)
 {
@@ -444,7 +484,7 @@ TEST_F(engine, layout_mismatch)
 	ASSERT_EQ(0, lm_nl_listen(self->nl, small.id, loopback, 4, 0,
 				  self->state_out, 0, &port));
 	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
-				   LM_WIRE_MODE_QUICK, 0));
+				   &quick));
 	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
 	ASSERT_EQ(LM_PHASE_FAILED, s.phase);
 	log_status(_metadata, "source", &s);
@@ -584,7 +624,7 @@ TEST_F(engine, destination_vanishes)
 	ASSERT_EQ(0, listen(lfd, 1));
 	ASSERT_EQ(0, getsockname(lfd, (struct sockaddr *)&sin, &sl));
 	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4,
-				   ntohs(sin.sin_port), LM_WIRE_MODE_QUICK, 0));
+				   ntohs(sin.sin_port), &quick));
 	memset(&p, 0, sizeof(p));
 	p.fd = accept(lfd, NULL, NULL);
 	ASSERT_LE(0, p.fd);
@@ -626,7 +666,7 @@ TEST_F(engine, detach_mid_transfer)
 	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
 				  self->state_out, 0, &port));
 	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
-				   LM_WIRE_MODE_QUICK, 0));
+				   &quick));
 	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
 				LM_PHASE_WAIT_SWITCHOVER, &s));
 	ASSERT_EQ(0, lm_nl_detach(self->nl, self->dst.id));
@@ -667,8 +707,6 @@ TEST_F(engine, bad_requests)
 	EXPECT_STRNE("", lm_nl_extack(self->nl));
 	EXPECT_EQ(-ENOENT, lm_nl_listen(self->nl, 4000, loopback, 4, 0,
 					self->state_out, 0, &port));
-	EXPECT_EQ(-EOPNOTSUPP, lm_nl_migrate(self->nl, self->src.id, loopback,
-					     4, 1, LM_WIRE_MODE_LIVE, 0));
 	EXPECT_EQ(-ENOENT, lm_nl_switchover(self->nl, self->src.id,
 					    self->state_in));
 	EXPECT_EQ(-ENOENT, lm_nl_cancel(self->nl, self->src.id));
@@ -677,7 +715,7 @@ TEST_F(engine, bad_requests)
 		struct lm_xfer_status s;
 
 		ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4,
-					   1, LM_WIRE_MODE_QUICK, 0));
+					   1, &quick));
 		ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
 					LM_PHASE_FAILED, &s));
 		EXPECT_EQ(LM_WIRE_REASON_CONNECTION, s.reason);
@@ -699,7 +737,7 @@ TEST_F(engine, unload_mid_transfer)
 	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
 				  self->state_out, 0, &port));
 	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
-				   LM_WIRE_MODE_QUICK, 0));
+				   &quick));
 	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
 				LM_PHASE_WAIT_SWITCHOVER, &s));
 	ASSERT_EQ(0, lm_nl_switchover(self->nl, self->src.id, self->state_in));

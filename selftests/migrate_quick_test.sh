@@ -15,10 +15,12 @@
 #     connection drops, lmctl migrate fails clearly and the source runs
 #     again, its memory intact.
 #
-# Output is TAP. Environment: MIGRATE_MEM (default 256M).
+# Output is TAP. Environment: MIGRATE_MEM (default 256M), MIGRATE_MODE
+# (quick, the default, or live: migrate_live_test.sh runs this script so).
 
 IP=/usr/sbin/ip
 MEM=${MIGRATE_MEM:-256M}
+MODE=${MIGRATE_MODE:-quick}
 SRC_NS=lmsrc
 DST_NS=lmdst
 SRC_ADDR=10.77.0.1
@@ -48,14 +50,18 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 in_src() { $IP netns exec $SRC_NS "$@"; }
 in_dst() { $IP netns exec $DST_NS "$@"; }
 ctl() { lmvm --control "$1" --command "$2"; }
 
 setup_net() {
-	# ip keeps named namespaces under /run/netns.
-	mkdir -p /run/netns &&
+	# ip keeps named namespaces under /run/netns; a killed run may have
+	# left ours behind.
+	mkdir -p /run/netns
+	$IP netns del $SRC_NS 2>/dev/null
+	$IP netns del $DST_NS 2>/dev/null
 	$IP netns add $SRC_NS && $IP netns add $DST_NS &&
 	$IP link add veth-src netns $SRC_NS type veth peer name veth-dst \
 		netns $DST_NS &&
@@ -95,6 +101,8 @@ stop_vmm() {
 start_receive() {
 	name=$1
 	shift
+	# A previous run's line must not be taken for this one's.
+	rm -f "$WORK/recv.out" "$WORK/recv.err"
 	# Not through in_dst: $! must be lmctl itself (ip execs it).
 	$IP netns exec $DST_NS lmctl receive --control "$WORK/$name.sock" \
 		--listen $DST_ADDR:$PORT "$@" > "$WORK/recv.out" \
@@ -111,6 +119,23 @@ start_receive() {
 		fi
 		sleep 0.1
 	done
+}
+
+# wait_receive: the exit status of lmctl receive, which must end within
+# 60 s of lmctl migrate (it is killed otherwise, and that is a failure).
+wait_receive() {
+	i=0
+	while kill -0 $recv_pid 2>/dev/null && [ $i -lt 600 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
+	if kill -0 $recv_pid 2>/dev/null; then
+		log "lmctl receive still waits 60 s after lmctl migrate ended"
+		kill $recv_pid
+		wait $recv_pid
+		return 124
+	fi
+	wait $recv_pid
 }
 
 field() { # field KEY LINE: the value of KEY=VALUE in LINE
@@ -130,7 +155,7 @@ if ! setup_net; then
 	exit 1
 fi
 
-# --- 1. A quick migration that works.
+# --- 1. A migration that works.
 start_vmm src $SRC_NS --mem "$MEM" --workload sweep --rate 10 || exit 1
 src_pid=$vmm_pid
 start_vmm dst $DST_NS --mem "$MEM" --incoming || exit 1
@@ -140,9 +165,10 @@ sleep 1
 log "source before: $(ctl "$WORK/src.sock" status)"
 
 in_src lmctl migrate --pid $src_pid --control "$WORK/src.sock" \
-	--to $DST_ADDR:$PORT > "$WORK/migrate.out" 2> "$WORK/migrate.err"
+	--to $DST_ADDR:$PORT --mode $MODE > "$WORK/migrate.out" \
+	2> "$WORK/migrate.err"
 status=$?
-wait $recv_pid
+wait_receive
 recv_status=$?
 sed 's/^/# migrate: /' "$WORK/migrate.out" "$WORK/migrate.err"
 sed 's/^/# receive: /' "$WORK/recv.out" "$WORK/recv.err"
@@ -176,7 +202,8 @@ log "destination verify: $verify"
 check "every page stamp verifies at the destination" \
 	[ "${verify%% *}" = ok ]
 downtime=$(sed -n 's/.*downtime \([0-9.]*\) s.*/\1/p' "$WORK/migrate.out")
-log "quick migration of $MEM: downtime $downtime s"
+rounds=$(sed -n 's/.* \([0-9]*\) rounds*$/\1/p' "$WORK/migrate.out")
+log "$MODE migration of $MEM: downtime $downtime s, $rounds round(s)"
 stop_vmm src
 stop_vmm dst
 wait $src_pid $dst_pid 2>/dev/null
@@ -188,9 +215,10 @@ start_vmm dst2 $DST_NS --mem 128M --incoming || exit 1
 dst_pid=$vmm_pid
 start_receive dst2 --pid $dst_pid || exit 1
 in_src lmctl migrate --pid $src_pid --control "$WORK/src2.sock" \
-	--to $DST_ADDR:$PORT > "$WORK/migrate.out" 2> "$WORK/migrate.err"
+	--to $DST_ADDR:$PORT --mode $MODE > "$WORK/migrate.out" \
+	2> "$WORK/migrate.err"
 status=$?
-wait $recv_pid
+wait_receive
 recv_status=$?
 sed 's/^/# migrate: /' "$WORK/migrate.err"
 sed 's/^/# receive: /' "$WORK/recv.err"
@@ -210,6 +238,8 @@ stop_vmm dst2
 wait $src_pid $dst_pid 2>/dev/null
 
 # --- 3. The destination's lmctl dies in the middle of the memory.
+kill_phase=stop-and-copy
+[ "$MODE" = live ] && kill_phase=pre-copy
 start_vmm src3 $SRC_NS --mem "$MEM" --workload sweep --rate 10 || exit 1
 src_pid=$vmm_pid
 start_vmm dst3 $DST_NS --mem "$MEM" --incoming || exit 1
@@ -217,14 +247,15 @@ dst_pid=$vmm_pid
 start_receive dst3 --pid $dst_pid || exit 1
 dst_vm=$(sed -n 's/.*vm \([0-9]*\) listening.*/\1/p' "$WORK/recv.err")
 in_src lmctl migrate --pid $src_pid --control "$WORK/src3.sock" \
-	--to $DST_ADDR:$PORT > "$WORK/migrate.out" 2> "$WORK/migrate.err" &
+	--to $DST_ADDR:$PORT --mode $MODE > "$WORK/migrate.out" \
+	2> "$WORK/migrate.err" &
 mig_pid=$!
 pids="$pids $mig_pid"
 i=0
 while [ $i -lt 300 ]; do
 	phase=$(lmctl status --vm "$dst_vm" 2>/dev/null |
 		sed -n 's/.*phase \([a-z-]*\),.*/\1/p')
-	[ "$phase" = stop-and-copy ] && break
+	[ "$phase" = "$kill_phase" ] && break
 	i=$((i + 1))
 	sleep 0.05
 done
@@ -244,6 +275,8 @@ check "the source runs again" \
 verify=$(ctl "$WORK/src3.sock" verify)
 log "source verify: $verify"
 check "the source's memory is intact" [ "${verify%% *}" = ok ]
+# A killed lmctl receive leaves its VM attached, as lmctl attach would.
+lmctl detach --vm "$dst_vm" > /dev/null
 stop_vmm src3
 stop_vmm dst3
 

@@ -94,6 +94,8 @@ int lm_xfer_fill_stats(struct sk_buff *skb, struct lm_xfer *x)
 	    nla_put_u32(skb, LM_A_XFER_MODE, x->mode) ||
 	    nla_put_u32(skb, LM_A_XFER_PHASE, st.phase) ||
 	    nla_put_u32(skb, LM_A_XFER_ROUND, st.round) ||
+	    nla_put_u64_64bit(skb, LM_A_XFER_DIRTY_PAGES, st.dirty_pages,
+			      LM_A_PAD) ||
 	    nla_put_u64_64bit(skb, LM_A_XFER_PAGES, st.pages, LM_A_PAD) ||
 	    nla_put_u64_64bit(skb, LM_A_XFER_ZERO_PAGES, st.zero_pages,
 			      LM_A_PAD) ||
@@ -403,13 +405,15 @@ void lm_xfer_cancel_vm(struct lm_vm *vm, u32 reason)
 
 void lm_xfer_teardown(struct lm_vm *vm)
 {
-	struct lm_xfer *x = vm->xfer;
+	struct lm_xfer *x;
 
-	lockdep_assert_held(&vm->lock);
+	mutex_lock(&vm->lock);
+	x = vm->xfer;
 	vm->xfer = NULL;
+	mutex_unlock(&vm->lock);
 	if (!x)
 		return;
-	/* The thread never takes vm->lock: waiting for it here is safe. */
+	/* The thread takes vm->lock (to harvest dirty logs): not held here. */
 	xfer_cancel(x, LM_WIRE_REASON_VM_GONE);
 	lm_xfer_free(x);
 }

@@ -67,6 +67,7 @@ struct lm_xfer_stats {
 	int err;		/* negative errno of a failure */
 	u64 elapsed_ns;
 	u64 stopcopy_ns;	/* switchover to COMMIT acknowledged */
+	u64 dirty_pages;	/* live: pages the next round has to send */
 	u64 cpu_ns;		/* CPU time of the transfer thread */
 	char message[128];
 };
@@ -80,6 +81,8 @@ struct lm_xfer {
 	u32 send_method;	/* enum lm_xfer_send_method */
 	u32 recv_method;	/* enum lm_xfer_recv_method */
 	bool no_data_crc;	/* source: never set LM_WIRE_PAGES_DATA_CRC */
+	u32 max_rounds;		/* live: pre-copy rounds after the full one */
+	u64 max_downtime_ns;	/* live: switch over below this estimate */
 	struct sockaddr_storage addr;
 	struct task_struct *task;
 
@@ -109,6 +112,9 @@ struct lm_xfer {
 	void *buf;		/* LM_XFER_BUF_SIZE bytes of scratch */
 	struct page **pages;	/* LM_WIRE_MAX_BATCH_PAGES pointers */
 	unsigned long *covered;	/* destination: pages received, per page */
+	/* Source, live: pages to send in the next round, per layout slot. */
+	unsigned long **dirty_maps;
+	bool tracking;		/* we started dirty tracking on the VM */
 	/* Source: the MSG_ZEROCOPY completion, if that method is used. */
 	void *zc;
 };
@@ -174,6 +180,12 @@ int lm_wire_handshake_destination(struct lm_xfer *x);
 int lm_xfer_tx_init(struct lm_xfer *x);
 void lm_xfer_tx_uninit(struct lm_xfer *x);
 int lm_xfer_send_slot(struct lm_xfer *x, u32 index, bool data_crc);
+int lm_xfer_send_dirty(struct lm_xfer *x, u32 index, bool data_crc);
+
+/* dirty_rounds.c */
+int lm_xfer_dirty_start(struct lm_xfer *x);
+int lm_xfer_dirty_collect(struct lm_xfer *x, u64 *dirty);
+void lm_xfer_dirty_stop(struct lm_xfer *x);
 
 /* pages_rx.c */
 int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr);

@@ -37,6 +37,8 @@ const struct nla_policy lm_xfer_migrate_policy[LM_A_MAX + 1] = {
 						   LM_WIRE_MODE_LIVE),
 	[LM_A_XFER_SEND_METHOD]	= NLA_POLICY_MAX(NLA_U32, __LM_SEND_MAX - 1),
 	[LM_A_XFER_NO_DATA_CRC]	= { .type = NLA_FLAG },
+	[LM_A_XFER_MAX_ROUNDS]	= NLA_POLICY_MAX(NLA_U32, 10000),
+	[LM_A_XFER_MAX_DOWNTIME_MS] = NLA_POLICY_RANGE(NLA_U32, 1, 30000),
 };
 
 const struct nla_policy lm_xfer_switchover_policy[LM_A_MAX + 1] = {
@@ -156,10 +158,10 @@ int lm_xfer_nl_listen(struct sk_buff *skb, struct genl_info *info)
 	int len, ret;
 	void *hdr;
 
-	if (GENL_REQ_ATTR_CHECK(info, LM_A_VM_ID) ||
-	    GENL_REQ_ATTR_CHECK(info, LM_A_XFER_ADDR) ||
-	    GENL_REQ_ATTR_CHECK(info, LM_A_XFER_PORT) ||
-	    GENL_REQ_ATTR_CHECK(info, LM_A_XFER_STATE_FD))
+	if (lm_nl_missing(info, LM_A_VM_ID) ||
+	    lm_nl_missing(info, LM_A_XFER_ADDR) ||
+	    lm_nl_missing(info, LM_A_XFER_PORT) ||
+	    lm_nl_missing(info, LM_A_XFER_STATE_FD))
 		return -EINVAL;
 	vm = xfer_get_vm(info);
 	if (!vm)
@@ -235,16 +237,10 @@ int lm_xfer_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 	struct lm_vm *vm;
 	int ret;
 
-	if (GENL_REQ_ATTR_CHECK(info, LM_A_VM_ID) ||
-	    GENL_REQ_ATTR_CHECK(info, LM_A_XFER_ADDR) ||
-	    GENL_REQ_ATTR_CHECK(info, LM_A_XFER_PORT))
+	if (lm_nl_missing(info, LM_A_VM_ID) ||
+	    lm_nl_missing(info, LM_A_XFER_ADDR) ||
+	    lm_nl_missing(info, LM_A_XFER_PORT))
 		return -EINVAL;
-	if (info->attrs[LM_A_XFER_MODE] &&
-	    nla_get_u32(info->attrs[LM_A_XFER_MODE]) == LM_WIRE_MODE_LIVE) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[LM_A_XFER_MODE],
-				    "Live mode is not implemented yet");
-		return -EOPNOTSUPP;
-	}
 	vm = xfer_get_vm(info);
 	if (!vm)
 		return -ENOENT;
@@ -253,6 +249,15 @@ int lm_xfer_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 	if (!x)
 		goto out_put_vm;
 	x->mode = LM_WIRE_MODE_QUICK;
+	if (info->attrs[LM_A_XFER_MODE])
+		x->mode = nla_get_u32(info->attrs[LM_A_XFER_MODE]);
+	x->max_rounds = 30;
+	if (info->attrs[LM_A_XFER_MAX_ROUNDS])
+		x->max_rounds = nla_get_u32(info->attrs[LM_A_XFER_MAX_ROUNDS]);
+	x->max_downtime_ns = 300 * NSEC_PER_MSEC;
+	if (info->attrs[LM_A_XFER_MAX_DOWNTIME_MS])
+		x->max_downtime_ns = (u64)NSEC_PER_MSEC *
+			nla_get_u32(info->attrs[LM_A_XFER_MAX_DOWNTIME_MS]);
 	if (info->attrs[LM_A_XFER_SEND_METHOD])
 		x->send_method = nla_get_u32(info->attrs[LM_A_XFER_SEND_METHOD]);
 	x->no_data_crc = nla_get_flag(info->attrs[LM_A_XFER_NO_DATA_CRC]);
@@ -279,7 +284,7 @@ static struct lm_xfer *xfer_lock(struct genl_info *info, struct lm_vm **vmp)
 	struct lm_xfer *x;
 	struct lm_vm *vm;
 
-	if (GENL_REQ_ATTR_CHECK(info, LM_A_VM_ID))
+	if (lm_nl_missing(info, LM_A_VM_ID))
 		return ERR_PTR(-EINVAL);
 	vm = xfer_get_vm(info);
 	if (!vm)
@@ -308,7 +313,7 @@ int lm_xfer_nl_switchover(struct sk_buff *skb, struct genl_info *info)
 	struct file *file;
 	int ret = 0;
 
-	if (GENL_REQ_ATTR_CHECK(info, LM_A_XFER_STATE_FD))
+	if (lm_nl_missing(info, LM_A_XFER_STATE_FD))
 		return -EINVAL;
 	x = xfer_lock(info, &vm);
 	if (IS_ERR(x))

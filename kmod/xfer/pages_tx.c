@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "compat.h"
 
+#include <linux/bitmap.h>
 #include <linux/bvec.h>
 #include <linux/crc32.h>
 #include <linux/highmem.h>
@@ -206,16 +207,18 @@ out:
 	return ret;
 }
 
-/* Send every page of slot @index, the guest paused if @data_crc. */
-int lm_xfer_send_slot(struct lm_xfer *x, u32 index, bool data_crc)
+/*
+ * Send pages [@first, @end) of slot @index, in batches; returns the pages
+ * sent (all of them) or a negative errno.
+ */
+static int tx_range(struct lm_xfer *x, u32 index, u64 first, u64 end,
+		    bool data_crc)
 {
 	const struct lm_xfer_slot *slot = &x->layout.slots[index];
-	u64 first = 0;
-	int ret = 0;
+	int ret;
 
-	while (first < slot->npages) {
-		u32 n = min_t(u64, slot->npages - first,
-			      LM_WIRE_MAX_BATCH_PAGES);
+	while (first < end) {
+		u32 n = min_t(u64, end - first, LM_WIRE_MAX_BATCH_PAGES);
 		int pinned;
 
 		if (lm_xfer_cancelled(x))
@@ -235,6 +238,31 @@ int lm_xfer_send_slot(struct lm_xfer *x, u32 index, bool data_crc)
 			return ret;
 		first += pinned;
 		cond_resched();
+	}
+	return 0;
+}
+
+/* Send every page of slot @index, the guest paused if @data_crc. */
+int lm_xfer_send_slot(struct lm_xfer *x, u32 index, bool data_crc)
+{
+	return tx_range(x, index, 0, x->layout.slots[index].npages, data_crc);
+}
+
+/* Send the pages of slot @index set in its dirty bitmap, and clear them. */
+int lm_xfer_send_dirty(struct lm_xfer *x, u32 index, bool data_crc)
+{
+	unsigned long *map = x->dirty_maps[index];
+	unsigned long npages = x->layout.slots[index].npages;
+	unsigned long first, end;
+	int ret;
+
+	for (first = find_first_bit(map, npages); first < npages;
+	     first = find_next_bit(map, npages, end)) {
+		end = find_next_zero_bit(map, npages, first);
+		ret = tx_range(x, index, first, end, data_crc);
+		if (ret)
+			return ret;
+		bitmap_clear(map, first, end - first);
 	}
 	return 0;
 }

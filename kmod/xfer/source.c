@@ -14,6 +14,7 @@
 #include <linux/fs.h>
 #include <linux/kthread.h>
 #include <linux/net.h>
+#include <linux/math64.h>
 #include <linux/sched.h>
 #include <net/sock.h>
 #include <net/tcp.h>
@@ -111,11 +112,17 @@ static int source_wait_switchover(struct lm_xfer *x)
 	return 0;
 }
 
-/* One pass over all memory: quick migration's only round. */
-static int source_send_memory(struct lm_xfer *x, u32 round, bool final)
+/*
+ * One round: all of memory (@whole), or the pages of the dirty bitmaps.
+ * The final round (the guest paused) checksums the page data. *@bytes and
+ * *@ns, if given, return what the round sent and how long it took.
+ */
+static int source_send_round(struct lm_xfer *x, u32 round, bool whole,
+			     bool final, u64 *round_bytes, u64 *round_ns)
 {
 	struct lm_wire_round_end end = {};
 	u64 start = ktime_get_ns(), pages, zero, bytes;
+	bool data_crc = final && !x->no_data_crc;
 	u32 i;
 	int ret;
 
@@ -127,7 +134,8 @@ static int source_send_memory(struct lm_xfer *x, u32 round, bool final)
 	spin_unlock(&x->lock);
 
 	for (i = 0; i < x->layout.nr_slots; i++) {
-		ret = lm_xfer_send_slot(x, i, final && !x->no_data_crc);
+		ret = whole ? lm_xfer_send_slot(x, i, data_crc) :
+			      lm_xfer_send_dirty(x, i, data_crc);
 		if (ret)
 			return ret;
 	}
@@ -138,12 +146,61 @@ static int source_send_memory(struct lm_xfer *x, u32 round, bool final)
 	end.pages = cpu_to_le64(x->stats.pages - pages);
 	end.zero_pages = cpu_to_le64(x->stats.zero_pages - zero);
 	end.bytes = cpu_to_le64(x->stats.bytes - bytes);
+	if (round_bytes)
+		*round_bytes = x->stats.bytes - bytes;
 	spin_unlock(&x->lock);
 	end.duration_ns = cpu_to_le64(ktime_get_ns() - start);
+	if (round_ns)
+		*round_ns = ktime_get_ns() - start;
 	ret = lm_wire_send(x, LM_WIRE_ROUND_END, &end, sizeof(end), false);
 	if (!ret)
 		lm_xfer_notify(x);
 	return ret;
+}
+
+static void source_set_dirty(struct lm_xfer *x, u32 round, u64 dirty)
+{
+	spin_lock(&x->lock);
+	x->stats.round = round;
+	x->stats.dirty_pages = dirty;
+	spin_unlock(&x->lock);
+}
+
+/*
+ * Live pre-copy: all of memory while the guest runs, then rounds of the
+ * pages it dirtied meanwhile, until sending what is left would take less
+ * than the downtime budget at the bandwidth the last round achieved, or
+ * the round limit is reached. What the last harvest found stays in the
+ * bitmaps for the final round.
+ */
+static int source_precopy(struct lm_xfer *x)
+{
+	u64 bytes, ns, dirty, estimate_ns;
+	u32 round = 0;
+	int ret;
+
+	ret = lm_xfer_dirty_start(x);
+	if (ret)
+		return ret;
+	lm_xfer_set_phase(x, LM_PHASE_PRECOPY);
+	ret = source_send_round(x, round, true, false, &bytes, &ns);
+	for (;;) {
+		if (ret)
+			return ret;
+		ret = lm_xfer_dirty_collect(x, &dirty);
+		if (ret)
+			return ret;
+		source_set_dirty(x, round + 1, dirty);
+		/* Bytes per page on the wire: data plus descriptor. */
+		estimate_ns = bytes ? div64_u64(dirty * (PAGE_SIZE + 16) * ns,
+						bytes) : 0;
+		if (estimate_ns <= x->max_downtime_ns || round >= x->max_rounds)
+			return 0;
+		if (lm_xfer_cancelled(x))
+			return -ECANCELED;
+		round++;
+		ret = source_send_round(x, round, false, false, &bytes, &ns);
+	}
 }
 
 static int source_send_state(struct lm_xfer *x)
@@ -234,12 +291,30 @@ static int source_run(struct lm_xfer *x)
 	if (ret)
 		return ret;
 
-	/* Live mode's pre-copy rounds go here, before the switchover. */
+	if (x->mode == LM_WIRE_MODE_LIVE) {
+		ret = source_precopy(x);
+		if (ret)
+			return ret;
+	}
 	ret = source_wait_switchover(x);
 	if (ret)
 		return ret;
 	lm_xfer_set_phase(x, LM_PHASE_STOPCOPY);
-	ret = source_send_memory(x, 0, true);
+	if (x->mode == LM_WIRE_MODE_LIVE) {
+		u64 dirty;
+
+		/* The guest is paused: this harvest is the last one. */
+		ret = lm_xfer_dirty_collect(x, &dirty);
+		if (!ret) {
+			u32 round = x->stats.round;
+
+			source_set_dirty(x, round, dirty);
+			ret = source_send_round(x, round, false, true, NULL,
+						NULL);
+		}
+	} else {
+		ret = source_send_round(x, 0, true, true, NULL, NULL);
+	}
 	if (ret)
 		return ret;
 	ret = source_send_state(x);
@@ -260,6 +335,7 @@ int lm_xfer_source_thread(void *data)
 		ret = source_run(x);
 	if (ret)
 		lm_xfer_finish_error(x, ret);
+	lm_xfer_dirty_stop(x);
 	lm_xfer_thread_cleanup(x);
 	return ret;
 }

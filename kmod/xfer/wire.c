@@ -242,7 +242,7 @@ int lm_wire_expect_abort(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 
 static u64 wire_features(void)
 {
-	return LM_WIRE_F_ZERO_PAGES | LM_WIRE_F_DATA_CRC;
+	return LM_WIRE_F_ZERO_PAGES | LM_WIRE_F_DATA_CRC | LM_WIRE_F_ROUNDS;
 }
 
 static void wire_hello(struct lm_wire_hello *hello, u32 role, u64 features,

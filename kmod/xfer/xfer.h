@@ -29,8 +29,8 @@ int lm_xfer_nl_cancel(struct sk_buff *skb, struct genl_info *info);
 int lm_xfer_nl_status(struct sk_buff *skb, struct genl_info *info);
 
 /*
- * Cancel and wait for the transfer of @vm, if any. Called with vm->lock
- * held when detaching, after vm->dead is set: no new transfer can start.
+ * Cancel and wait for the transfer of @vm, if any. Called without
+ * vm->lock when detaching, after vm->dead is set: no new transfer starts.
  */
 void lm_xfer_teardown(struct lm_vm *vm);
 

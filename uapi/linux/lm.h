@@ -11,8 +11,12 @@
  * namespace owning the caller's network namespace (GENL_ADMIN_PERM); so do
  * the commands that reveal another process's address space (LM_CMD_LIST).
  * Requests are validated strictly: unknown attributes, wrong lengths and
- * trailing garbage are rejected with -EINVAL. Every error carries an extended
- * ack message saying what was wrong; tools should print it.
+ * trailing garbage are rejected with -EINVAL, and values outside an
+ * attribute's range (a VM id or pid of 0) with -ERANGE. Every error carries
+ * an extended ack message saying what was wrong (and, for a missing
+ * attribute, NLMSGERR_ATTR_MISS_TYPE naming it); tools should print it. The
+ * one exception is -EPERM from the permission check, which the generic
+ * netlink core reports without a message.
  *
  * Attributes not listed for a command are rejected. "(required)" means the
  * command fails with -EINVAL and an extack message when it is missing.
@@ -157,6 +161,15 @@
  *            LM_A_XFER_NO_DATA_CRC NLA_FLAG: do not checksum page data
  *                                (headers and descriptors still are);
  *                                for measuring what the checksum costs
+ *            LM_A_XFER_MAX_ROUNDS  NLA_U32, live: dirty rounds after the
+ *                                full one before switching over anyway
+ *                                (default 30)
+ *            LM_A_XFER_MAX_DOWNTIME_MS NLA_U32, 1 to 30000, live: switch
+ *                                over once the dirty pages left would
+ *                                take less than this at the last round's
+ *                                bandwidth (default 300)
+ *   Live mode turns dirty tracking on (as TRACK_START; -EBUSY if it
+ *   already runs) for the duration of the transfer.
  *   Connects, handshakes and sends CONFIG; a destination that refuses ends
  *   the transfer in LM_PHASE_FAILED with LM_A_XFER_REASON and its message.
  *   Then (after the pre-copy rounds in live mode) the phase is
@@ -187,6 +200,8 @@
  *            LM_A_XFER_MODE        NLA_U32
  *            LM_A_XFER_PHASE       NLA_U32, enum lm_xfer_phase
  *            LM_A_XFER_ROUND       NLA_U32
+ *            LM_A_XFER_DIRTY_PAGES NLA_U64, live: pages the next round
+ *                                  has to send
  *            LM_A_XFER_PAGES       NLA_U64, pages sent/received
  *            LM_A_XFER_ZERO_PAGES  NLA_U64, of which zero (no data)
  *            LM_A_XFER_TOTAL_PAGES NLA_U64, guest memory in pages
@@ -291,6 +306,9 @@ enum lm_attr {
 	LM_A_XFER_MESSAGE,
 	LM_A_XFER_FAILED_PHASE,
 	LM_A_XFER_NO_DATA_CRC,
+	LM_A_XFER_MAX_ROUNDS,
+	LM_A_XFER_MAX_DOWNTIME_MS,
+	LM_A_XFER_DIRTY_PAGES,
 	__LM_A_MAX
 };
 #define LM_A_MAX (__LM_A_MAX - 1)

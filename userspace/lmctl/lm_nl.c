@@ -757,6 +757,7 @@ static struct nla_policy lm_nl_xfer_policy[LM_A_MAX + 1] = {
 	[LM_A_XFER_MODE]		= { .type = NLA_U32 },
 	[LM_A_XFER_PHASE]		= { .type = NLA_U32 },
 	[LM_A_XFER_ROUND]		= { .type = NLA_U32 },
+	[LM_A_XFER_DIRTY_PAGES]		= { .type = NLA_U64 },
 	[LM_A_XFER_PAGES]		= { .type = NLA_U64 },
 	[LM_A_XFER_ZERO_PAGES]		= { .type = NLA_U64 },
 	[LM_A_XFER_TOTAL_PAGES]		= { .type = NLA_U64 },
@@ -796,6 +797,7 @@ static int lm_nl_parse_xfer_status(struct nlmsghdr *nlh, void *arg)
 	st->mode = lm_nl_u32(tb, LM_A_XFER_MODE);
 	st->phase = lm_nl_u32(tb, LM_A_XFER_PHASE);
 	st->round = lm_nl_u32(tb, LM_A_XFER_ROUND);
+	st->dirty_pages = lm_nl_u64(tb, LM_A_XFER_DIRTY_PAGES);
 	st->pages = lm_nl_u64(tb, LM_A_XFER_PAGES);
 	st->zero_pages = lm_nl_u64(tb, LM_A_XFER_ZERO_PAGES);
 	st->total_pages = lm_nl_u64(tb, LM_A_XFER_TOTAL_PAGES);
@@ -855,9 +857,9 @@ int lm_nl_listen(struct lm_nl *nl, uint32_t id, const void *addr,
 	return ret;
 }
 
-static int lm_nl_do_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
-			    size_t addr_len, uint16_t port, uint32_t mode,
-			    uint32_t send_method, bool no_data_crc)
+int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
+		  size_t addr_len, uint16_t port,
+		  const struct lm_migrate_opts *o)
 {
 	struct nl_msg *msg;
 
@@ -867,30 +869,18 @@ static int lm_nl_do_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
 	if (nla_put_u32(msg, LM_A_VM_ID, id) ||
 	    nla_put(msg, LM_A_XFER_ADDR, addr_len, addr) ||
 	    nla_put_u16(msg, LM_A_XFER_PORT, port) ||
-	    (mode && nla_put_u32(msg, LM_A_XFER_MODE, mode)) ||
-	    (send_method &&
-	     nla_put_u32(msg, LM_A_XFER_SEND_METHOD, send_method)) ||
-	    (no_data_crc && nla_put_flag(msg, LM_A_XFER_NO_DATA_CRC))) {
+	    (o->mode && nla_put_u32(msg, LM_A_XFER_MODE, o->mode)) ||
+	    (o->send_method &&
+	     nla_put_u32(msg, LM_A_XFER_SEND_METHOD, o->send_method)) ||
+	    (o->no_data_crc && nla_put_flag(msg, LM_A_XFER_NO_DATA_CRC)) ||
+	    (o->max_rounds &&
+	     nla_put_u32(msg, LM_A_XFER_MAX_ROUNDS, o->max_rounds)) ||
+	    (o->max_downtime_ms &&
+	     nla_put_u32(msg, LM_A_XFER_MAX_DOWNTIME_MS, o->max_downtime_ms))) {
 		nlmsg_free(msg);
 		return -ENOMEM;
 	}
 	return lm_nl_transact(nl, msg, NULL, NULL, NULL);
-}
-
-int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
-		  size_t addr_len, uint16_t port, uint32_t mode,
-		  uint32_t send_method)
-{
-	return lm_nl_do_migrate(nl, id, addr, addr_len, port, mode,
-				send_method, false);
-}
-
-int lm_nl_migrate_no_data_crc(struct lm_nl *nl, uint32_t id, const void *addr,
-			      size_t addr_len, uint16_t port, uint32_t mode,
-			      uint32_t send_method)
-{
-	return lm_nl_do_migrate(nl, id, addr, addr_len, port, mode,
-				send_method, true);
 }
 
 static int lm_nl_vm_u32_request(struct lm_nl *nl, uint8_t cmd, uint32_t id,

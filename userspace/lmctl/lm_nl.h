@@ -157,6 +157,7 @@ struct lm_xfer_status {
 	uint32_t mode;			/* enum lm_wire_mode */
 	uint32_t phase;			/* enum lm_xfer_phase */
 	uint32_t round;
+	uint64_t dirty_pages;		/* live: left for the next round */
 	uint64_t pages;
 	uint64_t zero_pages;
 	uint64_t total_pages;
@@ -175,13 +176,18 @@ struct lm_xfer_status {
 int lm_nl_listen(struct lm_nl *nl, uint32_t id, const void *addr,
 		 size_t addr_len, uint16_t port, int state_fd,
 		 uint32_t recv_method, uint16_t *bound_port);
+/* MIGRATE's options; 0 (or false) leaves the kernel's default. */
+struct lm_migrate_opts {
+	uint32_t mode;			/* enum lm_wire_mode */
+	uint32_t send_method;		/* enum lm_xfer_send_method */
+	bool no_data_crc;
+	uint32_t max_rounds;		/* live */
+	uint32_t max_downtime_ms;	/* live */
+};
+
 int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
-		  size_t addr_len, uint16_t port, uint32_t mode,
-		  uint32_t send_method);
-/* As lm_nl_migrate(), without page data checksums (for measurements). */
-int lm_nl_migrate_no_data_crc(struct lm_nl *nl, uint32_t id, const void *addr,
-			      size_t addr_len, uint16_t port, uint32_t mode,
-			      uint32_t send_method);
+		  size_t addr_len, uint16_t port,
+		  const struct lm_migrate_opts *opts);
 int lm_nl_switchover(struct lm_nl *nl, uint32_t id, int state_fd);
 /* @reason: 0 when the destination VMM runs the VM, else why not. */
 int lm_nl_complete(struct lm_nl *nl, uint32_t id, uint32_t reason);

@@ -87,13 +87,17 @@ static const struct lmctl_cmd lmctl_cmds[] = {
 	{
 		.name = "migrate",
 		.run = lmctl_cmd_migrate,
-		.usage = "--pid PID --control SOCK --to ADDR:PORT [--mode quick|live]",
+		.usage = "--pid PID --control SOCK --to ADDR:PORT [--mode quick|live] [OPTIONS]",
 		.summary = "move a running VM to a host where lmctl receive waits",
 		.help = "  --pid PID          the source VMM\n"
 			"  --control SOCK     its control socket\n"
 			"  --to ADDR:PORT     the destination's lmctl receive\n"
 			"  --mode quick|live  quick: pause, then copy everything (default);\n"
-			"                     live: not implemented yet\n"
+			"                     live: copy while the VM runs, then rounds of\n"
+			"                     the pages it dirtied, then pause for the rest\n"
+			"  --max-downtime T   live: pause once what is left would take less\n"
+			"                     than T at the measured bandwidth (300ms)\n"
+			"  --max-rounds N     live: pause after N dirty rounds anyway (30)\n"
 			"  --send-method M    sendpage (default), copy or zerocopy\n"
 			"  --no-progress      no progress line on a terminal\n"
 			"The destination checks the memory layout before the VM is paused.\n"

@@ -46,6 +46,24 @@ static bool parse_send_method(const char *s, uint32_t *method)
 	return false;
 }
 
+/* "300ms", "2s" or a number of milliseconds, 1 ms to 30 s. */
+static bool parse_ms(const char *s, uint32_t *ms)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (end == s)
+		return false;
+	if (!strcmp(end, "s"))
+		v *= 1000;
+	else if (*end && strcmp(end, "ms"))
+		return false;
+	if (!v || v > 30000)
+		return false;
+	*ms = v;
+	return true;
+}
+
 /* May the source VM run again after @st failed? */
 static bool may_resume(const struct lm_xfer_status *st)
 {
@@ -64,11 +82,13 @@ static void report(struct lmctl *ctx, const struct lm_xfer_status *st,
 		json_u64(&ctx->out, "total_ns", total_ns);
 		json_u64(&ctx->out, "downtime_ns", downtime_ns);
 		json_u64(&ctx->out, "stopcopy_ns", st->stopcopy_ns);
+		json_u64(&ctx->out, "final_dirty_pages", st->dirty_pages);
 		json_object_end(&ctx->out);
 		return;
 	}
-	printf("migrated vm %u: %llu pages (%llu zero), %.1f MiB sent, state %llu bytes, %u round%s\n",
-	       st->vm_id, (unsigned long long)st->pages,
+	printf("migrated vm %u (%s): %llu pages (%llu zero), %.1f MiB sent, state %llu bytes, %u round%s\n",
+	       st->vm_id, st->mode == LM_WIRE_MODE_LIVE ? "live" : "quick",
+	       (unsigned long long)st->pages,
 	       (unsigned long long)st->zero_pages, st->bytes / 1048576.0,
 	       (unsigned long long)st->state_size, st->round + 1,
 	       st->round ? "s" : "");
@@ -78,17 +98,20 @@ static void report(struct lmctl *ctx, const struct lm_xfer_status *st,
 
 int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
+	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "control", required_argument, NULL, 'c' },
 		{ "to", required_argument, NULL, 't' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "send-method", required_argument, NULL, 'S' },
+		{ "max-rounds", required_argument, NULL, 'r' },
+		{ "max-downtime", required_argument, NULL, 'd' },
 		{ "no-progress", no_argument, NULL, 'q' },
 		{ }
 	};
 	const char *control = NULL, *to = NULL;
 	uint32_t pid = 0, mode = LM_WIRE_MODE_QUICK, method = 0;
+	struct lm_migrate_opts opts = { 0 };
 	uint64_t t_start, t_pause = 0;
 	char state_path[] = "/tmp/lm-state-tx-XXXXXX";
 	int c, ret, state_fd = -1, status = LMCTL_EXIT_FAILURE;
@@ -102,7 +125,8 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	progress = isatty(STDERR_FILENO);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:t:m:S:q", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:c:t:m:S:r:d:q", longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (!lmctl_parse_u32(optarg, INT_MAX, &pid) || !pid)
@@ -127,6 +151,16 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		case 'S':
 			if (!parse_send_method(optarg, &method))
 				return lmctl_usage_error(ctx, "unknown send method '%s'",
+							 optarg);
+			break;
+		case 'r':
+			if (!lmctl_parse_u32(optarg, 10000, &opts.max_rounds))
+				return lmctl_usage_error(ctx, "invalid round count '%s' (0 to 10000)",
+							 optarg);
+			break;
+		case 'd':
+			if (!parse_ms(optarg, &opts.max_downtime_ms))
+				return lmctl_usage_error(ctx, "invalid downtime '%s' (1ms to 30s, e.g. 300ms)",
 							 optarg);
 			break;
 		case 'q':
@@ -166,8 +200,9 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		goto out;
 
 	t_start = xfer_now_ns();
-	ret = lm_nl_migrate(nl, id, addr.addr, addr.len, addr.port, mode,
-			    method);
+	opts.mode = mode;
+	opts.send_method = method;
+	ret = lm_nl_migrate(nl, id, addr.addr, addr.len, addr.port, &opts);
 	if (ret) {
 		lmctl_fail(ctx, ret, NULL, "migrate vm %u to %s", id, addr.text);
 		goto out;

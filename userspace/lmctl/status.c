@@ -60,9 +60,11 @@ int lmctl_cmd_status(struct lmctl *ctx, int argc, char **argv)
 		json_object_end(&ctx->out);
 		return LMCTL_EXIT_OK;
 	}
-	printf("vm %u: %s, phase %s, round %u\n", st.vm_id,
+	printf("vm %u: %s, phase %s, round %u, %llu dirty pages left\n",
+	       st.vm_id,
 	       st.role == LM_WIRE_ROLE_SOURCE ? "outgoing" : "incoming",
-	       xfer_phase_name(st.phase), st.round);
+	       xfer_phase_name(st.phase), st.round,
+	       (unsigned long long)st.dirty_pages);
 	printf("  pages %llu of %llu (%llu zero), %.1f MiB on the wire, state %llu bytes\n",
 	       (unsigned long long)st.pages, (unsigned long long)st.total_pages,
 	       (unsigned long long)st.zero_pages, st.bytes / 1048576.0,

@@ -240,11 +240,12 @@ static void xfer_progress(const struct lm_xfer_status *st)
 {
 	double pct = st->total_pages ? 100.0 * st->pages / st->total_pages : 0;
 
-	fprintf(stderr, "\r%-15s round %u  %6.1f%%  %llu/%llu pages (%llu zero)  %.1f MiB  %.2f s   ",
+	fprintf(stderr, "\r%-15s round %u  %6.1f%%  %llu/%llu pages (%llu zero)  %llu dirty  %.1f MiB  %.2f s   ",
 		xfer_phase_name(st->phase), st->round, pct,
 		(unsigned long long)st->pages,
 		(unsigned long long)st->total_pages,
-		(unsigned long long)st->zero_pages, st->bytes / 1048576.0,
+		(unsigned long long)st->zero_pages,
+		(unsigned long long)st->dirty_pages, st->bytes / 1048576.0,
 		st->elapsed_ns / 1e9);
 }
 
@@ -315,6 +316,7 @@ void xfer_json_status(struct json *j, const struct lm_xfer_status *st)
 	json_u64(j, "vm", st->vm_id);
 	json_string(j, "phase", xfer_phase_name(st->phase));
 	json_u64(j, "round", st->round);
+	json_u64(j, "dirty_pages", st->dirty_pages);
 	json_u64(j, "pages", st->pages);
 	json_u64(j, "zero_pages", st->zero_pages);
 	json_u64(j, "total_pages", st->total_pages);

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Live migration's view of dirty tracking: the pages to send in the next
+ * round, as one bitmap per slot of the transfer's layout.
+ *
+ * Each harvest (a TRACK_SYNC round of kmod/dirty/) is ORed into these
+ * bitmaps under vm->lock, and sending a round clears what it sent, so a
+ * page written at any time after tracking started is in the bitmaps until
+ * a copy of it taken after that write has been sent. vm->lock is held for
+ * the harvest only: sending never holds it.
+ *
+ * This reads the dirty tracker's per-slot state directly; it is the
+ * interface kmod/dirty/ should export as lm_dirty_collect() (see
+ * Documentation/protocol.rst, "Live migration").
+ */
+
+#include "internal.h"
+#include "vm.h"
+#include "dirty/internal.h"
+
+#include <linux/bitmap.h>
+#include <linux/slab.h>
+
+int lm_xfer_dirty_start(struct lm_xfer *x)
+{
+	struct lm_vm *vm = x->vm;
+	const char *why = "Cannot start dirty tracking";
+	u32 i;
+	int ret;
+
+	x->dirty_maps = kcalloc(x->layout.nr_slots, sizeof(*x->dirty_maps),
+				GFP_KERNEL);
+	if (!x->dirty_maps)
+		return -ENOMEM;
+	for (i = 0; i < x->layout.nr_slots; i++) {
+		x->dirty_maps[i] = bitmap_zalloc(x->layout.slots[i].npages,
+						 GFP_KERNEL);
+		if (!x->dirty_maps[i])
+			return -ENOMEM;
+	}
+
+	mutex_lock(&vm->lock);
+	if (vm->dead) {
+		ret = -ENODEV;
+		why = "The VM was detached";
+	} else {
+		ret = lm_dirty_start(vm, &why);
+	}
+	x->tracking = !ret;
+	mutex_unlock(&vm->lock);
+	if (ret)
+		lm_xfer_fail(x, ret, LM_WIRE_REASON_INTERNAL, "%s", why);
+	return ret;
+}
+
+/* The slot of the tracker that is slot @s of our layout, if any. */
+static struct lm_dirty_slot *dirty_slot_of(struct lm_dirty *d,
+					   const struct lm_xfer_slot *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nr_slots; i++) {
+		struct lm_dirty_slot *ds = &d->slots[i];
+
+		if (ds->as_id == s->as_id && ds->npages == s->npages &&
+		    (u64)ds->base_gfn << PAGE_SHIFT == s->gpa &&
+		    ds->hva == s->hva)
+			return ds;
+	}
+	return NULL;
+}
+
+/*
+ * Harvest one round into the bitmaps; *@dirty is then the number of pages
+ * the next round has to send. A slot the tracker reports whole (new,
+ * re-flagged, or logged by the VMM itself) is sent whole; a slot that
+ * disappeared or moved fails the migration: the destination's layout was
+ * checked against the old one.
+ */
+int lm_xfer_dirty_collect(struct lm_xfer *x, u64 *dirty)
+{
+	struct lm_vm *vm = x->vm;
+	const char *why = "Dirty tracking failed";
+	struct lm_dirty *d;
+	u32 i;
+	int ret;
+
+	mutex_lock(&vm->lock);
+	d = vm->dirty;
+	if (vm->dead || !d || !x->tracking) {
+		ret = -ENODEV;
+		why = vm->dead ? "The VM was detached" :
+				 "Dirty tracking was stopped";
+		goto out_unlock;
+	}
+	ret = lm_dirty_sync(vm, &why);
+	if (ret)
+		goto out_unlock;
+	*dirty = 0;
+	for (i = 0; i < x->layout.nr_slots; i++) {
+		const struct lm_xfer_slot *s = &x->layout.slots[i];
+		struct lm_dirty_slot *ds = dirty_slot_of(d, s);
+
+		if (!ds || ds->state == LM_TRACK_SLOT_REMOVED) {
+			ret = -EINVAL;
+			why = "A memory slot changed during the migration";
+			goto out_unlock;
+		}
+		if (lm_dirty_slot_whole(d, ds))
+			bitmap_fill(x->dirty_maps[i], s->npages);
+		else if (ds->state == LM_TRACK_SLOT_LOGGED)
+			bitmap_or(x->dirty_maps[i], x->dirty_maps[i],
+				  d->buf.kaddr + ds->bitmap_off, s->npages);
+		*dirty += bitmap_weight(x->dirty_maps[i], s->npages);
+	}
+out_unlock:
+	mutex_unlock(&vm->lock);
+	if (ret)
+		lm_xfer_fail(x, ret, ret == -ENODEV ? LM_WIRE_REASON_VM_GONE :
+			     LM_WIRE_REASON_INTERNAL, "%s", why);
+	return ret;
+}
+
+/* Stop the tracking we started; a detached VM's teardown does it itself. */
+void lm_xfer_dirty_stop(struct lm_xfer *x)
+{
+	struct lm_vm *vm = x->vm;
+	u32 i;
+
+	if (x->tracking) {
+		mutex_lock(&vm->lock);
+		if (!vm->dead && vm->dirty)
+			lm_dirty_stop(vm);
+		mutex_unlock(&vm->lock);
+		x->tracking = false;
+	}
+	if (x->dirty_maps) {
+		for (i = 0; i < x->layout.nr_slots; i++)
+			bitmap_free(x->dirty_maps[i]);
+		kfree(x->dirty_maps);
+		x->dirty_maps = NULL;
+	}
+}
