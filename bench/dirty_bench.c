@@ -32,7 +32,7 @@
 #include "lmkvm.h"
 
 #define MAX_ROUNDS	64
-#define BLOCKS		2
+#define BLOCKS		3
 
 static const double dirty_fractions[] = { 0.0, 0.01, 0.10 };
 
@@ -79,6 +79,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Sorts @v; the median. v[0] is then the fastest round. */
 static uint64_t median(uint64_t *v, unsigned int n)
 {
 	qsort(v, n, sizeof(*v), cmp_u64);
@@ -276,8 +277,9 @@ int main(int argc, char **argv)
 	printf("# dirty_bench: harvest time per round, median of %u..%u rounds x %d blocks\n",
 	       rounds_for(0.10, rounds), rounds, BLOCKS);
 	printf("# userspace: KVM_GET_DIRTY_LOG by the VMM; lm: TRACK_SYNC (in-kernel harvest, and netlink round trip)\n");
-	printf("%-8s %6s %9s %13s %13s %7s %13s %7s\n", "guest", "dirty",
-	       "pages", "userspace_us", "lm_harvest_us", "ratio",
+	printf("# ratio: lm / userspace of the medians; min: of the fastest rounds\n");
+	printf("%-7s %5s %7s %12s %13s %6s %6s %11s %6s\n", "guest", "dirty",
+	       "pages", "userspace_us", "lm_harvest_us", "ratio", "min",
 	       "lm_sync_us", "ratio");
 	for (s = 0; s < nr_sizes; s++) {
 		struct bench_vm b;
@@ -301,10 +303,12 @@ int main(int argc, char **argv)
 			u = median(res.user_ns, res.n_user);
 			l = median(res.lm_ns, res.n_lm);
 			y = median(res.sync_ns, res.n_lm);
-			printf("%-8s %5.0f%% %9" PRIu64 " %13.1f %13.1f %7.2f %13.1f %7.2f\n",
+			printf("%-7s %4.0f%% %7" PRIu64 " %12.1f %13.1f %6.2f %6.2f %11.1f %6.2f\n",
 			       size_str(sizes[s], name, sizeof(name)),
 			       dirty_fractions[f] * 100, n, u / 1000.0, l / 1000.0,
-			       u ? (double)l / u : 0, y / 1000.0, u ? (double)y / u : 0);
+			       u ? (double)l / u : 0,
+			       res.user_ns[0] ? (double)res.lm_ns[0] / res.user_ns[0] : 0,
+			       y / 1000.0, u ? (double)y / u : 0);
 			fflush(stdout);
 		}
 		free(gpas);

@@ -149,6 +149,7 @@ int lm_dirty_harvest(struct lm_dirty *d, const char **why)
 	}
 	d->nr_removed = 0;
 
+	start = ktime_get_ns();
 	ret = lm_dirty_slots_reconcile(d, false);
 	if (ret) {
 		*why = "Cannot turn dirty logging on for a new memslot";
@@ -162,7 +163,6 @@ int lm_dirty_harvest(struct lm_dirty *d, const char **why)
 		}
 	}
 
-	start = ktime_get_ns();
 	ret = harvest_slots(d, why);
 	if (ret)
 		goto err_lost;
