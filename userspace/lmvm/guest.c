@@ -59,19 +59,25 @@ static void pace(struct lmvm_shared *sh, volatile struct lmvm_vcpu_counters *c)
 	c->next_tsc += sh->tsc_per_page;
 }
 
-/* sweep and hotset: pass after pass over the first 'limit' pages. */
+/*
+ * sweep and hotset: pass after pass over the first 'limit' pages. The
+ * position is pages_written alone, so one store moves it: the pass in
+ * progress is pages_written / limit + 1 and the next page's index
+ * pages_written % limit; cursor, generation and iterations follow for
+ * readers, but verify trusts only pages_written.
+ */
 static void run_passes(struct lmvm_shared *sh,
 		       volatile struct lmvm_vcpu_counters *c, uint64_t limit)
 {
 	for (;;) {
+		uint64_t n = c->pages_written;
+
 		pace(sh, c);
-		stamp_page(sh, c->first_page + c->cursor, c->generation);
-		c->pages_written++;
-		if (++c->cursor == limit) {
-			c->cursor = 0;
-			c->generation++;
-			c->iterations++;
-		}
+		stamp_page(sh, c->first_page + n % limit, n / limit + 1);
+		c->pages_written = ++n;
+		c->cursor = n % limit;
+		c->generation = n / limit + 1;
+		c->iterations = n / limit;
 	}
 }
 
