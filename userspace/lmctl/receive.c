@@ -116,6 +116,14 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 		ev = NULL;
 	if (vmm_ctl_open(&ctl, control))
 		goto out;
+	/* Received memory overwrites the guest's: it must not have run. */
+	if (vmm_ctl_run(&ctl, "status"))
+		goto out;
+	if (!strstr(ctl.reply, " state=incoming")) {
+		lmctl_err("the VMM is not waiting for an incoming VM (start it with --incoming): %s",
+			  ctl.reply);
+		goto out;
+	}
 	if (xfer_attach(ctx, pid, &id, &attached))
 		goto out;
 	state_fd = mkstemp(state_path);
