@@ -9,6 +9,8 @@
  *  - Bad control commands, truncated, corrupted and foreign state files,
  *    and state files of a VM with another layout get a clear error, and
  *    lmvm keeps running.
+ *  - verify catches a page with a wrong generation, a lost page and a
+ *    page holding another page's contents.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -339,6 +341,105 @@ TEST_F(bad_input, state_of_another_layout)
 			   self->good), 0);
 	ASSERT_TRUE(lmvm_ok(reply)) TH_LOG("%s", reply);
 	assert_healthy(_metadata, &self->vm);
+}
+
+/*
+ * Guest memory of a running lmvm, reached through /proc/PID/mem: the
+ * mapping of a memslot is the anonymous mapping of exactly its size.
+ */
+static uint64_t find_mapping(pid_t pid, uint64_t size)
+{
+	unsigned long long start, end;
+	char path[64], line[512];
+	uint64_t found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx-%llx", &start, &end) == 2 &&
+		    end - start == size && strstr(line, " rw-p "))
+			found = start;
+	fclose(f);
+	return found;
+}
+
+static int guest_mem(pid_t pid, uint64_t hva, void *buf, size_t len,
+		     bool write)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, write ? O_RDWR : O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = write ? pwrite(fd, buf, len, hva) : pread(fd, buf, len, hva);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* verify must see a page that went wrong, as a bad migration would leave. */
+TEST(verify_catches_bad_pages)
+{
+	uint64_t slot0, slot1, first, stamp[2], other[2], zero[2] = { 0, 0 };
+	uint64_t shared[16];
+	struct lmvm_proc vm;
+	char reply[LMVM_REPLY_MAX];
+	pid_t pid;
+
+	REQUIRE_KVM();
+	/* 32 MiB: memslot 1 is [1 MiB, 32 MiB), the shared page in slot 0 */
+	ASSERT_EQ(lmvm_start(&vm, "--mem 32M --workload sweep --rate 16"), 0);
+	lmvm_sleep(1.5);
+	ASSERT_EQ(lmvm_cmd(&vm, reply, sizeof(reply), "pause"), 0);
+	pid = vm.pid;
+	slot1 = find_mapping(pid, 31 << 20);
+	slot0 = find_mapping(pid, 640 << 10);
+	if (!slot1 || !slot0) {
+		/* mapped one after the other, the kernel merged the two */
+		slot1 = find_mapping(pid, (31 << 20) + (640 << 10));
+		slot0 = slot1 + (31 << 20);
+	}
+	ASSERT_NE(slot1, 0);
+	/* shared page: magic, workload, nr_vcpus, tsc_khz, tsc_per_page,
+	 * hotset_pages, nr_ranges, ranges[0].gpa, ... */
+	ASSERT_EQ(guest_mem(pid, slot0 + 0x80000, shared, sizeof(shared),
+			    false), 0);
+	ASSERT_EQ(shared[0], 0x45524148534d564cULL);	/* the magic */
+	first = shared[7];
+	ASSERT_GE(first, 1 << 20);
+	ASSERT_EQ(guest_mem(pid, slot1 + first - (1 << 20), stamp,
+			    sizeof(stamp), false), 0);
+	ASSERT_EQ(stamp[0], first >> 12);	/* pfn */
+	ASSERT_EQ(stamp[1], 1);			/* first pass */
+	ASSERT_EQ(guest_mem(pid, slot1 + first + 4096 - (1 << 20), other,
+			    sizeof(other), false), 0);
+
+	/* a stale or future generation */
+	stamp[1] = 7;
+	ASSERT_EQ(guest_mem(pid, slot1 + first - (1 << 20), stamp,
+			    sizeof(stamp), true), 0);
+	EXPECT_ERROR(&vm, "has generation 7", "verify");
+	/* a page that lost its contents */
+	ASSERT_EQ(guest_mem(pid, slot1 + first - (1 << 20), zero,
+			    sizeof(zero), true), 0);
+	EXPECT_ERROR(&vm, "never written", "verify");
+	/* its neighbour's contents */
+	ASSERT_EQ(guest_mem(pid, slot1 + first - (1 << 20), other,
+			    sizeof(other), true), 0);
+	EXPECT_ERROR(&vm, "bad stamp", "verify");
+
+	/* put it back: all is well again */
+	stamp[1] = 1;
+	ASSERT_EQ(guest_mem(pid, slot1 + first - (1 << 20), stamp,
+			    sizeof(stamp), true), 0);
+	ASSERT_EQ(lmvm_cmd(&vm, reply, sizeof(reply), "verify"), 0);
+	ASSERT_TRUE(lmvm_ok(reply)) TH_LOG("%s", reply);
+	ASSERT_EQ(lmvm_stop(&vm), 0);
 }
 
 TEST_HARNESS_MAIN
