@@ -10,6 +10,8 @@
 #ifndef _LM_DIRTY_INTERNAL_H
 #define _LM_DIRTY_INTERNAL_H
 
+#include "dirty.h"
+
 #include <linux/kvm_host.h>
 #include <linux/types.h>
 
@@ -103,10 +105,7 @@ bool lm_dirty_slot_whole(const struct lm_dirty *d,
 /* harvest.c: jobs run on the worker. */
 int lm_dirty_harvest(struct lm_dirty *d, const char **why);
 
-/* track.c */
-int lm_dirty_start(struct lm_vm *vm, const char **why);
-int lm_dirty_sync(struct lm_vm *vm, const char **why);
-int lm_dirty_stop(struct lm_vm *vm);
+/* track.c (and the public calls of dirty.h) */
 struct mm_struct *lm_dirty_get_mm(struct lm_dirty *d);
 void lm_dirty_put_mm(struct mm_struct *mm);
 

@@ -14,7 +14,9 @@
 #include "internal.h"
 #include "vm.h"
 
+#include <linux/bitmap.h>
 #include <linux/kthread.h>
+#include <linux/lm.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
@@ -202,6 +204,32 @@ int lm_dirty_stop(struct lm_vm *vm)
 	free_dirty(d);
 	vm->dirty = NULL;
 	return 0;
+}
+
+long lm_dirty_collect(struct lm_vm *vm, u16 as_id, u64 base_gfn,
+		      unsigned long npages, unsigned long hva,
+		      unsigned long *bitmap)
+{
+	struct lm_dirty *d = vm->dirty;
+	unsigned int i;
+
+	lockdep_assert_held(&vm->lock);
+	if (!d || !d->round)
+		return -ENODATA;
+	for (i = 0; i < d->nr_slots; i++) {
+		struct lm_dirty_slot *s = &d->slots[i];
+
+		if (s->as_id != as_id || s->base_gfn != base_gfn ||
+		    s->npages != npages || s->hva != hva)
+			continue;
+		if (lm_dirty_slot_whole(d, s))
+			bitmap_fill(bitmap, npages);
+		else if (s->state == LM_TRACK_SLOT_LOGGED)
+			bitmap_or(bitmap, bitmap, d->buf.kaddr + s->bitmap_off,
+				  npages);
+		return s->dirty;
+	}
+	return -ENOENT;
 }
 
 void lm_dirty_teardown(struct lm_vm *vm)
