@@ -55,6 +55,9 @@ problems=$(echo "$text" | awk '
 		sub(/^.*\[ *[0-9]+\.[0-9]+\] /, "", msg)
 	}
 	msg ~ /^(Kernel )?[Cc]ommand line:/ { next }
+	# The lab asks for the blocked tasks of a test out of time; the test
+	# is failed for that already, their traces are not another problem.
+	msg ~ /^sysrq: Show Blocked State/ { in_report = NR; next }
 	msg ~ /Oops|BUG:|WARNING:|Kernel panic|general protection fault|kernel BUG at|UBSAN:|KASAN:|KFENCE:|refcount_t|soft lockup|hard LOCKUP|blocked for more than [0-9]+ seconds|hung_task|rcu.*detected stall|list_(add|del) corruption|[Ll]eak/ {
 		# CPU vulnerability notes at boot say "WARNING" and "leak".
 		if (msg ~ /^(RETBleed|Spectre( V[12])?|MDS|MMIO Stale Data|SRBDS|GDS|TAA|L1TF|Speculative [A-Za-z ]+|ITS|TSA|VMSCAPE|x86\/bugs) ?:/)

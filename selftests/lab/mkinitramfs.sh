@@ -150,13 +150,25 @@ for f in modules.builtin modules.builtin.modinfo modules.order; do
 done
 
 # --- lm, the programs, tests and benchmarks.
-cp "$lm_ko" "$root/lib/lm/lm.ko"
+strip --strip-debug -o "$root/lib/lm/lm.ko" "$lm_ko"
+
+# Programs go in without their debug information (a third of the image
+# otherwise); their symbols stay.
+copy_program() {
+	local src=$1 dst=$2
+	if [[ $(head -c 4 "$src" | tr -d '\177') == ELF ]]; then
+		strip --strip-debug -o "$dst" "$src"
+		chmod --reference="$src" "$dst"
+	else
+		cp -p "$src" "$dst"
+	fi
+}
 
 copy_dir() {
 	local from=$1 to=$2 f
 	[[ -d $from ]] || return 0
 	for f in "$from"/*; do
-		[[ -f $f ]] && cp -p "$f" "$root/$to/"
+		[[ -f $f ]] && copy_program "$f" "$root/$to/${f##*/}"
 	done
 	return 0
 }
@@ -168,7 +180,7 @@ if [[ -n $tests ]]; then
 		t=${t%.c}
 		[[ -f $build/tests/$t || ! -f $build/tests/$t.sh ]] || t=$t.sh
 		[[ -f $build/tests/$t ]] || die "test $t not found in $build/tests"
-		cp -p "$build/tests/$t" "$root/tests/"
+		copy_program "$build/tests/$t" "$root/tests/$t"
 	done
 else
 	copy_dir "$build/tests" tests

@@ -51,9 +51,13 @@ run=$(mktemp -d "$BUILD/lab/run.XXXXXX")
 initrd=$run/initramfs.cpio.gz
 log=$run/console.log
 keep_log() {
-	[[ -f $log ]] || return 0
-	cp "$log" "$BUILD/lab/$mode.log.tmp$$" && mv "$BUILD/lab/$mode.log.tmp$$" "$BUILD/lab/$mode.log"
-	cp "$log" "$BUILD/lab/console.log.tmp$$" && mv "$BUILD/lab/console.log.tmp$$" "$BUILD/lab/console.log"
+	local name
+	if [[ -f $log ]]; then
+		for name in "$mode.log" console.log; do
+			cp "$log" "$BUILD/lab/$name.$$" &&
+				mv "$BUILD/lab/$name.$$" "$BUILD/lab/$name"
+		done
+	fi
 	rm -rf "$run"
 }
 trap keep_log EXIT
