@@ -109,6 +109,7 @@ if (( status == 124 )); then
 elif (( status != 0 )); then
 	echo "lab: qemu exited with status $status"
 fi
+keep_log
 echo "lab: VM ran $((t2 - t1))s; console log: $BUILD/lab/$mode.log"
 
-"$lab/checklog.sh" "$log" "$mode"
+"$lab/checklog.sh" "$BUILD/lab/$mode.log" "$mode"
