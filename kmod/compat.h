@@ -8,6 +8,7 @@
 #define _LM_COMPAT_H
 
 #include <linux/bvec.h>
+#include <linux/mm.h>
 #include <linux/net.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
@@ -45,5 +46,19 @@ static inline int lm_sock_sendpage(struct socket *sock, struct page *page,
 #else
 #define LM_HAVE_MSG_UBUF 0
 #endif
+
+/*
+ * 6.3 made vma->vm_flags writable only through helpers that assert the
+ * mmap lock is held for writing, as it is here.
+ */
+static inline void lm_vm_flags_set(struct vm_area_struct *vma,
+				   vm_flags_t flags)
+{
+#if KERNEL_VERSION(6, 3, 0) <= LINUX_VERSION_CODE
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
 
 #endif /* _LM_COMPAT_H */

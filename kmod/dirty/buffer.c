@@ -9,6 +9,7 @@
  * module. The VMM never gets a descriptor for it.
  */
 
+#include "compat.h"
 #include "internal.h"
 
 #include <linux/err.h>
@@ -89,7 +90,7 @@ int lm_dirty_buf_map(struct lm_dirty_buf *buf, size_t size)
 	mmap_write_lock(mm);
 	vma = find_vma(mm, addr);
 	if (vma && vma->vm_start == addr && vma->vm_file == buf->file)
-		vma->vm_flags |= VM_DONTCOPY | VM_DONTDUMP;
+		lm_vm_flags_set(vma, VM_DONTCOPY | VM_DONTDUMP);
 	mmap_write_unlock(mm);
 
 	buf->uaddr = addr;
