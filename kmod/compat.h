@@ -13,6 +13,7 @@
 #include <linux/socket.h>
 #include <linux/uio.h>
 #include <linux/version.h>
+#include <net/genetlink.h>
 
 /*
  * Queue @len bytes of @page at @offset on a stream socket by reference:
@@ -58,6 +59,16 @@ static inline void lm_vm_flags_set(struct vm_area_struct *vma,
 	vm_flags_set(vma, flags);
 #else
 	vma->vm_flags |= flags;
+#endif
+}
+
+/* 6.2 moved the attributes a dump request carried into a genl_info. */
+static inline struct nlattr **lm_genl_dump_attrs(struct netlink_callback *cb)
+{
+#if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
+	return genl_info_dump(cb)->attrs;
+#else
+	return genl_dumpit_info(cb)->attrs;
 #endif
 }
 

@@ -10,6 +10,7 @@
 
 #include "dirty/dirty.h"
 #include "xfer/xfer.h"
+#include "compat.h"
 #include "netlink.h"
 #include "version.h"
 #include "vm.h"
@@ -314,7 +315,7 @@ out_put_vm:
  */
 static int list_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	struct nlattr *only = genl_dumpit_info(cb)->attrs[LM_A_VM_ID];
+	struct nlattr *only = lm_genl_dump_attrs(cb)[LM_A_VM_ID];
 	u32 portid = NETLINK_CB(cb->skb).portid;
 	u32 seq = cb->nlh->nlmsg_seq;
 	u32 id = max_t(u32, cb->args[0], 1);

@@ -5,6 +5,7 @@
  * holds vm->lock for the whole command.
  */
 
+#include "compat.h"
 #include "dirty.h"
 #include "internal.h"
 #include "netlink.h"
@@ -274,12 +275,12 @@ err_cancel:
  */
 int lm_dirty_nl_get_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct nlattr **attrs = lm_genl_dump_attrs(cb);
 	struct lm_dirty *d;
 	struct lm_vm *vm;
 	int ret = 0;
 
-	vm = lock_vm(info->attrs, cb->extack);
+	vm = lock_vm(attrs, cb->extack);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
 	d = vm->dirty;
