@@ -51,7 +51,7 @@ module:
 userspace: $(LINUX_SRC)/.stamp
 	@set -e; for dir in $(SUBDIRS); do $(SUBMAKE) -C $$dir; done
 
-$(LINUX_SRC)/.stamp:
+$(LINUX_SRC)/.stamp: $(LINUX_SRC_TAR)
 	@test -f "$(LINUX_SRC_TAR)" || { echo "no linux-source tarball under /usr/src; run 'make deps'" >&2; exit 1; }
 	rm -rf $(LINUX_SRC)
 	mkdir -p $(LINUX_SRC)

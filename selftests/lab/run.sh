@@ -75,6 +75,7 @@ echo "lab: initramfs $(du -h "$initrd" | cut -f1) in $((t1 - t0))s;" \
 # detectors more slack than on hardware (a real lockup still trips them).
 cmdline="console=ttyS0 panic=-1 loglevel=7 printk.time=1"
 cmdline+=" watchdog_thresh=30 rcupdate.rcu_cpu_stall_timeout=60"
+cmdline+=" unknown_nmi_panic panic_print=0x40"
 cmdline+=" lmlab=$mode lmlab_timeout=$TEST_TIMEOUT ${LAB_APPEND:-}"
 
 qemu=(qemu-system-x86_64
@@ -100,15 +101,49 @@ if [[ $LAB_VERBOSE == 1 || $mode == demo ]]; then
 else
 	filter=(grep --line-buffered -E '^(# (selftest|bench): |lab: |==== lab)')
 fi
-timeout --foreground -k 10 "$LAB_TIMEOUT" "${qemu[@]}" < /dev/null |
-	tee "$log" | sed -u 's/\r$//' | { "${filter[@]}" || true; } ||
-	status=$?
-t2=$(date +%s)
-if (( status == 124 )); then
-	echo "lab: the VM did not finish within ${LAB_TIMEOUT}s, stopped"
-elif (( status != 0 )); then
-	echo "lab: qemu exited with status $status"
+
+# The console's input is a fifo held open here: at the time limit it
+# reaches QEMU's monitor (Ctrl-A c), which injects an NMI; the lab kernel
+# (unknown_nmi_panic, panic_print=0x40) then panics with the stacks of
+# its CPUs, so a VM stuck in the kernel says where.
+mkfifo "$run/console.in"
+exec 3<> "$run/console.in"
+qemu+=(-pidfile "$run/qemu.pid")
+stop_qemu() {
+	[[ -f $run/qemu.pid ]] && kill "$(cat "$run/qemu.pid")" 2>/dev/null
+	exit 130
+}
+# Background commands ignore SIGINT in a script: pass it on to QEMU.
+trap stop_qemu INT TERM
+
+"${qemu[@]}" < "$run/console.in" | tee "$log" | sed -u 's/\r$//' |
+	{ "${filter[@]}" || true; } &
+console=$!
+
+vm_running() { kill -0 "$console" 2>/dev/null; }
+wait_vm() { # wait_vm SECONDS: true once the VM is gone
+	local i
+	for ((i = 0; i < $1 * 2; i++)); do
+		vm_running || return 0
+		sleep 0.5
+	done
+	! vm_running
+}
+
+if ! wait_vm "$LAB_TIMEOUT"; then
+	status=124
+	echo "lab: the VM did not finish within ${LAB_TIMEOUT}s; NMI for its CPUs' stacks"
+	printf '\001c' >&3
+	sleep 1
+	printf 'nmi\n' >&3
+	if ! wait_vm 30; then
+		printf 'quit\n' >&3
+		wait_vm 10 || kill -9 "$(cat "$run/qemu.pid")" 2>/dev/null
+	fi
 fi
+wait "$console" || true
+exec 3>&-
+t2=$(date +%s)
 keep_log
 echo "lab: VM ran $((t2 - t1))s; console log: $BUILD/lab/$mode.log"
 
