@@ -16,7 +16,10 @@
 #     again, its memory intact;
 #  4. (live only) a guest dirtying memory as fast as it can does not
 #     converge: the migration switches over after --max-rounds and is
-#     still exact.
+#     still exact;
+#  5. (quick only) the storage hand-over commands run on both sides; one
+#     that fails at the destination gives the VM back to the source,
+#     which runs again.
 #
 # Output is TAP. Environment: MIGRATE_MODE (quick, the default, or live:
 # migrate_live_test.sh runs this script so); for section 1, MIGRATE_MEM
@@ -324,6 +327,40 @@ if [ "$MODE" = live ]; then
 		[ "${verify%% *}" = ok ]
 	stop_vmm src4
 	stop_vmm dst4
+fi
+
+# --- 5. Quick only: storage hand-over, failing at the destination.
+if [ "$MODE" = quick ]; then
+	start_vmm src5 $SRC_NS --mem 64M --workload sweep --rate 10 || exit 1
+	src_pid=$vmm_pid
+	start_vmm dst5 $DST_NS --mem 64M --incoming || exit 1
+	dst_pid=$vmm_pid
+	start_receive dst5 --pid $dst_pid \
+		--handover "echo \$LM_ROLE > $WORK/handover.dst; false" || exit 1
+	in_src lmctl migrate --pid $src_pid --control "$WORK/src5.sock" \
+		--to $DST_ADDR:$PORT --handover "echo \$LM_ROLE > $WORK/handover.src" \
+		> "$WORK/migrate.out" 2> "$WORK/migrate.err"
+	status=$?
+	wait_receive
+	recv_status=$?
+	sed 's/^/# migrate: /' "$WORK/migrate.err"
+	sed 's/^/# receive: /' "$WORK/recv.err"
+	check "the hand-over commands ran on both sides" \
+		[ "$(cat "$WORK/handover.src" 2>/dev/null)" = source ] &&
+		[ "$(cat "$WORK/handover.dst" 2>/dev/null)" = destination ]
+	check "a failed hand-over fails the migration on both sides" \
+		[ $status -eq 1 -a $recv_status -eq 1 ]
+	s1=$(ctl "$WORK/src5.sock" status)
+	sleep 1
+	s2=$(ctl "$WORK/src5.sock" status)
+	check "and the source runs again" \
+		[ "$(field state "$s2")" = running ] &&
+		[ "$(field pages "$s2")" -gt "$(field pages "$s1")" ]
+	d=$(ctl "$WORK/dst5.sock" status)
+	check "while the destination never ran it" \
+		[ "$(field state "$d")" != running ]
+	stop_vmm src5
+	stop_vmm dst5
 fi
 
 echo "1..$n"

@@ -81,6 +81,8 @@ static const struct lmctl_cmd lmctl_cmds[] = {
 			"                     for IPv6; port 0 picks one, printed on stderr)\n"
 			"  --recv-method M    pin (default) or user: how pages land in memory\n"
 			"  --checksum         print the VMM's memory checksum before resuming\n"
+			"  --handover CMD     run CMD (sh -c) before resuming; its failure\n"
+			"                     gives the VM back to the source\n"
 			"Accepts one source; when memory and state are in, has the VMM load\n"
 			"the state and resume, then acknowledges the source.\n",
 	},
@@ -98,6 +100,8 @@ static const struct lmctl_cmd lmctl_cmds[] = {
 			"  --max-downtime T   live: pause once what is left would take less\n"
 			"                     than T at the measured bandwidth (300ms)\n"
 			"  --max-rounds N     live: pause after N dirty rounds anyway (30)\n"
+			"  --handover CMD     run CMD (sh -c) once the VM is paused, before\n"
+			"                     its state is sent; its failure resumes the VM\n"
 			"  --send-method M    sendpage (default), copy or zerocopy\n"
 			"  --no-progress      no progress line on a terminal\n"
 			"The destination checks the memory layout before the VM is paused.\n"

@@ -106,10 +106,11 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		{ "send-method", required_argument, NULL, 'S' },
 		{ "max-rounds", required_argument, NULL, 'r' },
 		{ "max-downtime", required_argument, NULL, 'd' },
+		{ "handover", required_argument, NULL, 'H' },
 		{ "no-progress", no_argument, NULL, 'q' },
 		{ }
 	};
-	const char *control = NULL, *to = NULL;
+	const char *control = NULL, *to = NULL, *handover = NULL;
 	uint32_t pid = 0, mode = LM_WIRE_MODE_QUICK, method = 0;
 	struct lm_migrate_opts opts = { 0 };
 	uint64_t t_start, t_pause = 0;
@@ -125,7 +126,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	progress = isatty(STDERR_FILENO);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:t:m:S:r:d:q", longopts,
+	while ((c = getopt_long(argc, argv, ":p:c:t:m:S:r:d:H:q", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -162,6 +163,9 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 			if (!parse_ms(optarg, &opts.max_downtime_ms))
 				return lmctl_usage_error(ctx, "invalid downtime '%s' (1ms to 30s, e.g. 300ms)",
 							 optarg);
+			break;
+		case 'H':
+			handover = optarg;
 			break;
 		case 'q':
 			progress = false;
@@ -232,6 +236,9 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		goto out_cancel;
 	paused = true;
 	if (vmm_ctl_run(&ctl, "save-state %s", state_path))
+		goto out_cancel;
+	/* Storage moves now: the guest no longer writes to it. */
+	if (handover && xfer_handover(handover, "source", id))
 		goto out_cancel;
 	ret = lm_nl_switchover(nl, id, state_fd);
 	if (ret) {

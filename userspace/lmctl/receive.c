@@ -49,12 +49,13 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "recv-method", required_argument, NULL, 'R' },
 		{ "checksum", no_argument, NULL, 'k' },
+		{ "handover", required_argument, NULL, 'H' },
 		{ }
 	};
 	char state_path[] = "/tmp/lm-state-rx-XXXXXX";
 	int c, ret, state_fd = -1, status = LMCTL_EXIT_FAILURE;
 	uint32_t pid = 0, method = 0, verdict;
-	const char *control = NULL, *listen = NULL;
+	const char *control = NULL, *listen = NULL, *handover = NULL;
 	bool attached = false, checksum = false;
 	char sum[sizeof(((struct vmm_ctl *)0)->reply)];
 	struct vmm_ctl ctl = { .fd = -1 };
@@ -66,7 +67,7 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:l:R:k", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:c:l:R:kH:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (!lmctl_parse_u32(optarg, INT_MAX, &pid) || !pid)
@@ -90,6 +91,9 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 			break;
 		case 'k':
 			checksum = true;
+			break;
+		case 'H':
+			handover = optarg;
 			break;
 		case ':':
 			return lmctl_usage_error(ctx, "option '%s' needs a value",
@@ -164,6 +168,9 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 		else
 			snprintf(sum, sizeof(sum), "%s", ctl.reply + 3);
 	}
+	/* Storage is taken over before the guest can use it. */
+	if (!verdict && handover && xfer_handover(handover, "destination", id))
+		verdict = LM_WIRE_REASON_RESUME;
 	if (!verdict && vmm_ctl_run(&ctl, "resume"))
 		verdict = LM_WIRE_REASON_RESUME;
 	ret = lm_nl_complete(nl, id, verdict);

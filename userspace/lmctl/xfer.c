@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -175,6 +176,42 @@ int xfer_attach(struct lmctl *ctx, pid_t pid, uint32_t *id, bool *attached)
 	if (ret)
 		lmctl_err("the VM of pid %d is attached but not listed", (int)pid);
 	return ret;
+}
+
+int xfer_handover(const char *cmd, const char *role, uint32_t id)
+{
+	char idbuf[16];
+	int status;
+	pid_t pid;
+
+	snprintf(idbuf, sizeof(idbuf), "%u", id);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		lmctl_err("hand-over: fork: %s", strerror(errno));
+		return -1;
+	}
+	if (!pid) {
+		setenv("LM_ROLE", role, 1);
+		setenv("LM_VM_ID", idbuf, 1);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			lmctl_err("hand-over: waitpid: %s", strerror(errno));
+			return -1;
+		}
+	}
+	if (WIFEXITED(status) && !WEXITSTATUS(status))
+		return 0;
+	if (WIFEXITED(status))
+		lmctl_err("hand-over command '%s' failed with status %d", cmd,
+			  WEXITSTATUS(status));
+	else
+		lmctl_err("hand-over command '%s' was killed by signal %d", cmd,
+			  WTERMSIG(status));
+	return -1;
 }
 
 uint64_t xfer_now_ns(void)

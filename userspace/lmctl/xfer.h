@@ -62,6 +62,12 @@ int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
  */
 void xfer_catch_signals(void);
 
+/*
+ * Run the storage hand-over command @cmd (sh -c) with LM_ROLE (source or
+ * destination) and LM_VM_ID in its environment; 0 if it exited 0.
+ */
+int xfer_handover(const char *cmd, const char *role, uint32_t id);
+
 const char *xfer_phase_name(uint32_t phase);
 const char *xfer_reason_name(uint32_t reason);
 uint64_t xfer_now_ns(void);
