@@ -114,7 +114,6 @@ static int rx_data_run_pin(struct lm_xfer *x, unsigned long hva, u32 n,
 		}
 	}
 	unpin_user_pages_dirty_lock(x->pages, n, true);
-	/* -EFAULT would blame guest memory for a connection problem. */
 	return ret;
 }
 
