@@ -154,7 +154,10 @@ struct kvm_vm *vm_create_barebones(void);
 struct kvm_vm *vm_create(uint64_t mem_size);
 void vm_free(struct kvm_vm *vm);
 
-/* Anonymous memory at [gpa, gpa + size); returns 0 or -errno. */
+/*
+ * Anonymous memory at [gpa, gpa + size), in 4 KiB pages (MADV_NOHUGEPAGE:
+ * see kvm.c); returns 0 or -errno.
+ */
 int __vm_add_memslot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,
 		     uint64_t size, uint32_t flags);
 void vm_add_memslot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,
@@ -162,7 +165,12 @@ void vm_add_memslot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,
 int __vm_set_memslot_flags(struct kvm_vm *vm, uint32_t slot, uint32_t flags);
 void vm_set_memslot_flags(struct kvm_vm *vm, uint32_t slot, uint32_t flags);
 struct kvm_memslot *vm_memslot(struct kvm_vm *vm, uint32_t slot);
-/* KVM_GET_DIRTY_LOG into bitmap (one bit per page of the slot). */
+/*
+ * KVM_GET_DIRTY_LOG into bitmap (one bit per page of the slot). Note that
+ * KVM may report a page the guest only read, if the guest first mapped it
+ * after logging was enabled: let the guest touch what it will use before
+ * enabling the log when a test needs exact results.
+ */
 void vm_get_dirty_log(struct kvm_vm *vm, uint32_t slot, void *bitmap);
 uint64_t vm_mem_size(struct kvm_vm *vm);	/* sum of all slots */
 uint64_t vm_mem_end(struct kvm_vm *vm);		/* highest gpa + 1 */
