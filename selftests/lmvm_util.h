@@ -100,6 +100,21 @@ static inline int lmvm_cmd(struct lmvm_proc *p, char *out, size_t len,
 	return lmvm_cmd_raw(p->sock, line, n, out, len);
 }
 
+/* Show what a failed lmvm said, on stderr (the harness shows it). */
+static inline void lmvm_dump_log(struct lmvm_proc *p)
+{
+	char path[sizeof(p->sock) + 8], buf[1024];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.log", p->sock);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(buf, sizeof(buf), f))
+		fprintf(stderr, "# lmvm: %s", buf);
+	fclose(f);
+}
+
 /* Start "lmvm ARGS... --control SOCK"; wait until it answers. */
 static inline int lmvm_start(struct lmvm_proc *p, const char *args)
 {
@@ -126,10 +141,12 @@ static inline int lmvm_start(struct lmvm_proc *p, const char *args)
 			return 0;
 		if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
 			p->pid = 0;
+			lmvm_dump_log(p);
 			return -1;
 		}
 		lmvm_sleep(0.05);
 	}
+	lmvm_dump_log(p);
 	return -1;
 }
 
