@@ -40,13 +40,16 @@ SUBDIRS		:= $(patsubst %/Makefile,%,$(wildcard $(addsuffix /Makefile, \
 		   userspace/lib userspace/lmctl userspace/lmvm selftests bench)))
 SUBMAKE		= $(MAKE) --no-print-directory BUILD=$(BUILD) KSFT_INC=$(KSFT_INC)
 
+# Kbuild builds in parallel unless the caller chose a -j of their own.
+KBUILD_JOBS	:= $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
+
 .PHONY: all module userspace check bench lab demo lab-run checkpatch deps clean
 
 all: module userspace
 
 module:
 	@test -d "$(KDIR)" || { echo "no kernel headers (KDIR='$(KDIR)'); run 'make deps'" >&2; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+	$(MAKE) $(KBUILD_JOBS) -C $(KDIR) M=$(CURDIR) modules
 
 userspace: $(LINUX_SRC)/.stamp
 	@set -e; for dir in $(SUBDIRS); do $(SUBMAKE) -C $$dir; done
