@@ -20,8 +20,11 @@
 #   LAB_VERBOSE   1: stream the whole console (check mode prints only
 #                 progress, then the TAP once the VM is done)
 #
-# The console is logged to $BUILD/lab/console.log (and MODE.log); check and
-# demo modes end with checklog.sh's verdict on it.
+# The console is logged to $BUILD/lab/console.log (and MODE.log); check,
+# bench and demo modes end with checklog.sh's verdict on it. A test out of
+# time has its blocked tasks dumped and is killed (by /init); a VM out of
+# time is sent an NMI, on which the lab kernel panics showing every CPU's
+# stack.
 set -euo pipefail
 
 lab=$(cd "$(dirname "$0")" && pwd)
