@@ -16,6 +16,7 @@
 #                 shell: unlimited)
 #   TEST_TIMEOUT  seconds each test may run (default 300)
 #   LAB_SMP, LAB_MEM  vCPUs and memory of the lab VM (default 2, 4G)
+#   LAB_ACCEL     QEMU accelerator (default tcg,thread=single)
 #   LAB_APPEND    extra kernel command line
 #   LAB_VERBOSE   1: stream the whole console (check mode prints only
 #                 progress, then the TAP once the VM is done)
@@ -37,6 +38,11 @@ TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 LAB_SMP=${LAB_SMP:-2}
 LAB_MEM=${LAB_MEM:-4G}
 LAB_VERBOSE=${LAB_VERBOSE:-0}
+# One host thread runs every vCPU. Multi-threaded TCG is faster with two
+# busy vCPUs but has been seen to wedge the lab kernel on a loaded host
+# (a CPU looping on the int3 of a code patch, its clock stopped), so it
+# is for those who want it: LAB_ACCEL=tcg,thread=multi.
+LAB_ACCEL=${LAB_ACCEL:-tcg,thread=single}
 
 case $mode in
 check|bench)
@@ -82,7 +88,7 @@ cmdline+=" unknown_nmi_panic panic_print=0x40"
 cmdline+=" lmlab=$mode lmlab_timeout=$TEST_TIMEOUT ${LAB_APPEND:-}"
 
 qemu=(qemu-system-x86_64
-	-accel tcg,thread=multi -cpu max -smp "$LAB_SMP" -m "$LAB_MEM"
+	-accel "$LAB_ACCEL" -cpu max -smp "$LAB_SMP" -m "$LAB_MEM"
 	-nodefaults -no-user-config -display none -serial mon:stdio
 	-no-reboot
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd"
