@@ -7,16 +7,13 @@
  * bitmaps under vm->lock, and sending a round clears what it sent, so a
  * page written at any time after tracking started is in the bitmaps until
  * a copy of it taken after that write has been sent. vm->lock is held for
- * the harvest only: sending never holds it.
- *
- * This reads the dirty tracker's per-slot state directly; it is the
- * interface kmod/dirty/ should export as lm_dirty_collect() (see
- * Documentation/protocol.rst, "Live migration").
+ * the harvest only: sending never holds it. kmod/dirty/dirty.h is the
+ * whole interface between the two parts.
  */
 
 #include "internal.h"
 #include "vm.h"
-#include "dirty/internal.h"
+#include "dirty/dirty.h"
 
 #include <linux/bitmap.h>
 #include <linux/slab.h>
@@ -53,23 +50,6 @@ int lm_xfer_dirty_start(struct lm_xfer *x)
 	return ret;
 }
 
-/* The slot of the tracker that is slot @s of our layout, if any. */
-static struct lm_dirty_slot *dirty_slot_of(struct lm_dirty *d,
-					   const struct lm_xfer_slot *s)
-{
-	unsigned int i;
-
-	for (i = 0; i < d->nr_slots; i++) {
-		struct lm_dirty_slot *ds = &d->slots[i];
-
-		if (ds->as_id == s->as_id && ds->npages == s->npages &&
-		    (u64)ds->base_gfn << PAGE_SHIFT == s->gpa &&
-		    ds->hva == s->hva)
-			return ds;
-	}
-	return NULL;
-}
-
 /*
  * Harvest one round into the bitmaps; *@dirty is then the number of pages
  * the next round has to send. A slot the tracker reports whole (new,
@@ -81,16 +61,14 @@ int lm_xfer_dirty_collect(struct lm_xfer *x, u64 *dirty)
 {
 	struct lm_vm *vm = x->vm;
 	const char *why = "Dirty tracking failed";
-	struct lm_dirty *d;
+	long got;
 	u32 i;
 	int ret;
 
 	mutex_lock(&vm->lock);
-	d = vm->dirty;
-	if (vm->dead || !d || !x->tracking) {
+	if (vm->dead || !x->tracking) {
 		ret = -ENODEV;
-		why = vm->dead ? "The VM was detached" :
-				 "Dirty tracking was stopped";
+		why = "The VM was detached";
 		goto out_unlock;
 	}
 	ret = lm_dirty_sync(vm, &why);
@@ -99,18 +77,16 @@ int lm_xfer_dirty_collect(struct lm_xfer *x, u64 *dirty)
 	*dirty = 0;
 	for (i = 0; i < x->layout.nr_slots; i++) {
 		const struct lm_xfer_slot *s = &x->layout.slots[i];
-		struct lm_dirty_slot *ds = dirty_slot_of(d, s);
 
-		if (!ds || ds->state == LM_TRACK_SLOT_REMOVED) {
-			ret = -EINVAL;
-			why = "A memory slot changed during the migration";
+		got = lm_dirty_collect(vm, s->as_id, s->gpa >> PAGE_SHIFT,
+				       s->npages, s->hva, x->dirty_maps[i]);
+		if (got < 0) {
+			ret = got;
+			why = got == -ENOENT ?
+			      "A memory slot changed during the migration" :
+			      "Cannot read the dirty log";
 			goto out_unlock;
 		}
-		if (lm_dirty_slot_whole(d, ds))
-			bitmap_fill(x->dirty_maps[i], s->npages);
-		else if (ds->state == LM_TRACK_SLOT_LOGGED)
-			bitmap_or(x->dirty_maps[i], x->dirty_maps[i],
-				  d->buf.kaddr + ds->bitmap_off, s->npages);
 		*dirty += bitmap_weight(x->dirty_maps[i], s->npages);
 	}
 out_unlock:
@@ -129,7 +105,7 @@ void lm_xfer_dirty_stop(struct lm_xfer *x)
 
 	if (x->tracking) {
 		mutex_lock(&vm->lock);
-		if (!vm->dead && vm->dirty)
+		if (!vm->dead)
 			lm_dirty_stop(vm);
 		mutex_unlock(&vm->lock);
 		x->tracking = false;
