@@ -1,49 +1,192 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# The lab demo (installed as /usr/bin/lm-demo.sh, run by 'make demo'):
-# start a KVM VM with lmvm, running a workload that keeps dirtying its
-# memory; attach it to lm with lmctl and show what lm sees of it.
+# The lab demo (installed as /usr/bin/lm-demo.sh, run by 'make demo').
+# Two "hosts", the network namespaces lmsrc and lmdst joined by a veth
+# pair, each with an lmvm; an operator moves the VM from one to the other:
 #
-# Environment: DEMO_MEM (default 256M), DEMO_VCPUS (default 2).
+#  1. live migration of a VM running a workload that keeps dirtying its
+#     memory: lmctl migrate's progress line and summary, then the proof
+#     that the guest goes on at the destination (its counters advance,
+#     every page stamp verifies) while the source stays paused;
+#  2. quick migration (pause first, copy everything) of the same VM size;
+#  3. the two downtimes side by side.
+#
+# Exits non-zero as soon as a step fails.
+#
+# Environment: DEMO_MEM (default 256M), DEMO_VCPUS (default 1),
+# DEMO_WORKLOAD (sweep), DEMO_RATE (guest write rate in MiB/s, default 10).
 set -u
 
+IP=/usr/sbin/ip
 MEM=${DEMO_MEM:-256M}
-VCPUS=${DEMO_VCPUS:-2}
-SOCK=/tmp/lm-demo.sock
+VCPUS=${DEMO_VCPUS:-1}
+WORKLOAD=${DEMO_WORKLOAD:-sweep}
+RATE=${DEMO_RATE:-10}
+SRC_NS=lmsrc
+DST_NS=lmdst
+DST_ADDR=10.77.0.2
+WORK=$(mktemp -d /tmp/lm-demo.XXXXXX)
+pids=
 
-for tool in lmvm lmctl; do
-	if [ ! -x /usr/bin/$tool ]; then
-		echo "demo: /usr/bin/$tool is missing; build it first" >&2
+for tool in lmvm lmctl $IP; do
+	if ! command -v $tool > /dev/null; then
+		echo "demo: $tool is missing; build it first" >&2
 		exit 1
 	fi
 done
 
-step() { echo; echo "demo\$ $*"; "$@"; }
+cleanup() {
+	for p in $pids; do
+		kill -9 "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	$IP netns del $SRC_NS 2>/dev/null
+	$IP netns del $DST_NS 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 
-step lmctl info || exit 1
+fail() { echo "demo: FAILED: $*" >&2; exit 1; }
+say() { echo; echo "demo: $*"; }
+show() { echo "demo\$ $*"; }
+ctl() { lmvm --control "$WORK/$1.sock" --command "$2"; }
+field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
-echo
-echo "demo\$ lmvm --mem $MEM --vcpus $VCPUS --workload sweep --control $SOCK &"
-lmvm --mem "$MEM" --vcpus "$VCPUS" --workload sweep --control "$SOCK" &
-vmm=$!
-trap 'lmvm --control $SOCK --command quit >/dev/null 2>&1; sleep 1;
-      kill $vmm 2>/dev/null; wait $vmm 2>/dev/null' EXIT
+setup_net() {
+	mkdir -p /run/netns
+	$IP netns del $SRC_NS 2>/dev/null
+	$IP netns del $DST_NS 2>/dev/null
+	$IP netns add $SRC_NS && $IP netns add $DST_NS &&
+	$IP link add veth-src netns $SRC_NS type veth peer name veth-dst \
+		netns $DST_NS &&
+	$IP -n $SRC_NS addr add 10.77.0.1/24 dev veth-src &&
+	$IP -n $DST_NS addr add $DST_ADDR/24 dev veth-dst &&
+	$IP -n $SRC_NS link set veth-src up &&
+	$IP -n $DST_NS link set veth-dst up &&
+	$IP -n $SRC_NS link set lo up && $IP -n $DST_NS link set lo up
+}
 
-i=0
-until lmvm --control "$SOCK" --command status >/dev/null 2>&1; do
-	i=$((i + 1))
-	if [ $i -gt 300 ] || ! kill -0 $vmm 2>/dev/null; then
-		echo "demo: lmvm (pid $vmm) did not come up" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
+# start_vmm NAME NS ARGS...: lmvm in namespace NS, control socket
+# $WORK/NAME.sock; its pid in $vmm_pid.
+start_vmm() {
+	name=$1 ns=$2
+	shift 2
+	show "ip netns exec $ns lmvm --control $name.sock $* &"
+	$IP netns exec "$ns" lmvm --control "$WORK/$name.sock" "$@" \
+		> "$WORK/$name.out" 2>&1 &
+	vmm_pid=$!
+	pids="$pids $vmm_pid"
+	i=0
+	until ctl "$name" status > /dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 300 ] || ! kill -0 $vmm_pid 2>/dev/null; then
+			cat "$WORK/$name.out" >&2
+			fail "lmvm $name did not come up"
+		fi
+		sleep 0.1
+	done
+}
 
-step lmvm --control "$SOCK" --command status || exit 1
-step lmctl attach --pid $vmm || exit 1
-step lmctl list || exit 1
-step lmctl -j list || exit 1
-sleep 2
-step lmvm --control "$SOCK" --command status || exit 1
+# start_receive NAME PORT: lmctl receive for VMM NAME, listening on
+# PORT in the destination namespace; its pid in $recv_pid.
+start_receive() {
+	show "ip netns exec $DST_NS lmctl receive --pid $vmm_pid --control $1.sock --listen $DST_ADDR:$2 --checksum &"
+	rm -f "$WORK/recv.out" "$WORK/recv.err"
+	$IP netns exec $DST_NS lmctl receive --pid $vmm_pid \
+		--control "$WORK/$1.sock" --listen $DST_ADDR:$2 --checksum \
+		> "$WORK/recv.out" 2> "$WORK/recv.err" &
+	recv_pid=$!
+	pids="$pids $recv_pid"
+	i=0
+	until grep -q listening "$WORK/recv.err" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 $recv_pid 2>/dev/null; then
+			cat "$WORK/recv.err" >&2
+			fail "lmctl receive did not start"
+		fi
+		sleep 0.1
+	done
+}
+
+# migrate MODE PORT SRC DST: one migration from VMM SRC to VMM DST with
+# every check; its downtime in seconds in $downtime.
+migrate() {
+	mode=$1 port=$2 src=$3 dst=$4
+
+	say "$mode migration of a $MEM VM, $VCPUS vCPU(s), $WORKLOAD workload"
+	start_vmm "$src" $SRC_NS --mem "$MEM" --vcpus "$VCPUS" \
+		--workload "$WORKLOAD" --rate "$RATE"
+	src_pid=$vmm_pid
+	start_vmm "$dst" $DST_NS --mem "$MEM" --vcpus "$VCPUS" --incoming
+	start_receive "$dst" "$port"
+	sleep 1
+	show "lmvm --control $src.sock --command status"
+	ctl "$src" status || fail "source status"
+
+	# The progress line goes to the terminal (stderr), the summary to
+	# stdout, kept to read the downtime from.
+	show "ip netns exec $SRC_NS lmctl migrate --pid $src_pid --control $src.sock --to $DST_ADDR:$port --mode $mode"
+	$IP netns exec $SRC_NS lmctl migrate --pid $src_pid \
+		--control "$WORK/$src.sock" --to $DST_ADDR:$port --mode "$mode" \
+		> "$WORK/migrate.out"
+	status=$?
+	echo
+	cat "$WORK/migrate.out"
+	[ $status -eq 0 ] || fail "lmctl migrate exited with $status"
+	wait $recv_pid || {
+		cat "$WORK/recv.err" >&2
+		fail "lmctl receive failed"
+	}
+	downtime=$(sed -n 's/.*downtime \([0-9.]*\) s.*/\1/p' "$WORK/migrate.out")
+	rounds=$(sed -n 's/.* \([0-9]*\) rounds*$/\1/p' "$WORK/migrate.out")
+	[ -n "$downtime" ] || fail "no downtime in lmctl migrate's summary"
+
+	say "the destination's memory before resume equals the source's at pause"
+	src_sum=$(ctl "$src" checksum | sed 's/^ok //')
+	dst_sum=$(sed -n 's/^checksum before resume: //p' "$WORK/recv.out")
+	echo "source:      $src_sum"
+	echo "destination: $dst_sum"
+	[ -n "$src_sum" ] && [ "$src_sum" = "$dst_sum" ] ||
+		fail "the memory differs"
+
+	say "the workload goes on at the destination"
+	show "lmvm --control $dst.sock --command status"
+	d1=$(ctl "$dst" status) || fail "destination status"
+	echo "$d1"
+	sleep 2
+	show "lmvm --control $dst.sock --command status"
+	d2=$(ctl "$dst" status) || fail "destination status"
+	echo "$d2"
+	[ "$(field state "$d2")" = running ] || fail "the destination is not running"
+	[ "$(field pages "$d2")" -gt "$(field pages "$d1")" ] ||
+		fail "the destination's counters do not advance"
+	show "lmvm --control $dst.sock --command verify"
+	ctl "$dst" verify || fail "the destination's page stamps do not verify"
+
+	say "the source stays paused"
+	show "lmvm --control $src.sock --command status"
+	s=$(ctl "$src" status) || fail "source status"
+	echo "$s"
+	[ "$(field state "$s")" = paused ] || fail "the source is not paused"
+
+	ctl "$src" quit > /dev/null 2>&1
+	ctl "$dst" quit > /dev/null 2>&1
+}
+
+show lmctl info
+lmctl info || fail "lmctl info"
+say "two hosts: namespaces $SRC_NS (10.77.0.1) and $DST_NS ($DST_ADDR), one veth pair"
+setup_net || fail "cannot set up the namespaces"
+
+migrate live 7000 src-live dst-live
+live_downtime=$downtime live_rounds=$rounds
+migrate quick 7001 src-quick dst-quick
+quick_downtime=$downtime quick_rounds=$rounds
+
+say "downtime at $MEM, measured in this run"
+printf '  %-6s %10s %8s\n' mode downtime rounds
+printf '  %-6s %8s s %8s\n' live "$live_downtime" "$live_rounds"
+printf '  %-6s %8s s %8s\n' quick "$quick_downtime" "$quick_rounds"
 exit 0
