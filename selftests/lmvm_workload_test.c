@@ -119,27 +119,34 @@ static bool wait_warm(struct lmvm_proc *p, int vcpus)
 	return false;
 }
 
-/* MiB/s of pages dirtied over 'seconds', from the status counters. */
-static double measure_rate(struct lmvm_proc *p, double seconds)
+/*
+ * MiB/s of pages dirtied over 'seconds', from the status counters, and of
+ * pages the paced guest dropped because its vCPUs were not run in time.
+ */
+static double measure_rate(struct lmvm_proc *p, double seconds, double *late)
 {
-	long long p0, p1;
-	double t0, t1;
+	long long p0, p1, l0, l1;
+	double t0, t1, mib = 4096.0 / (1 << 20);
 
 	t0 = lmvm_now();
 	p0 = lmvm_status_field(p, "pages");
+	l0 = lmvm_status_field(p, "late_pages");
 	lmvm_sleep(seconds);
 	t1 = lmvm_now();
 	p1 = lmvm_status_field(p, "pages");
-	if (p0 < 0 || p1 < 0)
+	l1 = lmvm_status_field(p, "late_pages");
+	if (p0 < 0 || p1 < 0 || l0 < 0 || l1 < 0)
 		return -1;
-	return (p1 - p0) * 4096.0 / (1 << 20) / (t1 - t0);
+	if (late)
+		*late = (l1 - l0) * mib / (t1 - t0);
+	return (p1 - p0) * mib / (t1 - t0);
 }
 
 TEST_F(lmvm, runs_and_verifies)
 {
 	char reply[LMVM_REPLY_MAX];
+	double rate, late = 0;
 	long long pages;
-	double rate;
 	int i;
 
 	if (variant->rate_mib) {
@@ -167,7 +174,7 @@ TEST_F(lmvm, runs_and_verifies)
 		}
 	}
 
-	rate = measure_rate(&self->vm, MEASURE_SECONDS);
+	rate = measure_rate(&self->vm, MEASURE_SECONDS, &late);
 	ASSERT_GE(rate, 0);
 	TH_LOG("%s, %d vCPU(s), %d MiB: %.1f MiB/s dirtied (target %s%d)",
 	       variant->workload, variant->vcpus, variant->mem_mib, rate,
@@ -179,7 +186,16 @@ TEST_F(lmvm, runs_and_verifies)
 		EXPECT_LE(rate, target * (1 + RATE_TOLERANCE))
 			TH_LOG("rate %.1f MiB/s above target %.0f", rate,
 			       target);
-		if (rate < target * (1 - RATE_TOLERANCE)) {
+		if (rate < target * (1 - RATE_TOLERANCE) &&
+		    rate + late >= target * (1 - RATE_TOLERANCE)) {
+			/*
+			 * The pacing was right, the lab did not run the
+			 * vCPUs often enough (an overloaded machine): that
+			 * is the ceiling the lab allowed.
+			 */
+			TH_LOG("lab ceiling: vCPUs not run in time, %.1f MiB/s of the target dropped",
+			       late);
+		} else if (rate < target * (1 - RATE_TOLERANCE)) {
 			/* find out what the lab allows without pacing */
 			struct lmvm_proc fast;
 			char args[256];
@@ -191,7 +207,7 @@ TEST_F(lmvm, runs_and_verifies)
 				 variant->extra ? variant->extra : "");
 			ASSERT_EQ(lmvm_start(&fast, args), 0);
 			ASSERT_TRUE(wait_warm(&fast, variant->vcpus));
-			ceiling = measure_rate(&fast, MEASURE_SECONDS);
+			ceiling = measure_rate(&fast, MEASURE_SECONDS, NULL);
 			lmvm_stop(&fast);
 			TH_LOG("lab ceiling: %.1f MiB/s unpaced", ceiling);
 			/* pacing may only lose to a ceiling near the target */

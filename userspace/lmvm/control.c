@@ -43,7 +43,7 @@ struct command {
 void status_line(struct lmvm *lm, char *out, size_t len)
 {
 	struct lmvm_shared *sh = shared_page(lm);
-	uint64_t iterations = 0, pages = 0;
+	uint64_t iterations = 0, pages = 0, late = 0;
 	const char *state;
 	uint32_t i, failed = 0;
 	size_t n;
@@ -62,16 +62,17 @@ void status_line(struct lmvm *lm, char *out, size_t len)
 	for (i = 0; i < lm->cfg.nr_vcpus; i++) {
 		iterations += sh->vcpu[i].iterations;
 		pages += sh->vcpu[i].pages_written;
+		late += sh->vcpu[i].late_pages;
 	}
 	n = snprintf(out, len,
-		     "ok state=%s workload=%s vcpus=%u mem_mib=%llu rate_mib=%llu tsc_khz=%llu iterations=%llu pages=%llu",
+		     "ok state=%s workload=%s vcpus=%u mem_mib=%llu rate_mib=%llu tsc_khz=%llu iterations=%llu pages=%llu late_pages=%llu",
 		     state, lmvm_workload_names[lm->cfg.workload],
 		     lm->cfg.nr_vcpus,
 		     (unsigned long long)(lm->cfg.mem_size / MiB),
 		     (unsigned long long)lm->cfg.rate_mib,
 		     (unsigned long long)sh->tsc_khz,
 		     (unsigned long long)iterations,
-		     (unsigned long long)pages);
+		     (unsigned long long)pages, (unsigned long long)late);
 	for (i = 0; i < lm->cfg.nr_vcpus && n < len; i++)
 		n += snprintf(out + n, len - n,
 			      " vcpu%u.iterations=%llu vcpu%u.pages=%llu vcpu%u.prefaulted=%llu%s",
@@ -112,6 +113,25 @@ static bool cmd_status(struct lmvm *lm, int argc, char **argv, char *out,
 	(void)argc;
 	(void)argv;
 	status_line(lm, out, len);
+	return false;
+}
+
+static bool cmd_throttle(struct lmvm *lm, int argc, char **argv,
+			 char *out, size_t len)
+{
+	unsigned long pct;
+	char *end;
+
+	(void)argc;
+	errno = 0;
+	pct = strtoul(argv[0], &end, 10);
+	if (errno || end == argv[0] || *end || pct > 99) {
+		snprintf(out, len, "error: throttle: '%.32s' is not a percentage from 0 to 99",
+			 argv[0]);
+		return false;
+	}
+	vm_throttle(lm, pct);
+	snprintf(out, len, "ok throttle=%lu", pct);
 	return false;
 }
 
@@ -205,6 +225,7 @@ static const struct command commands[] = {
 	{ "pause", 0, 0, "pause", cmd_pause },
 	{ "resume", 0, 0, "resume", cmd_resume },
 	{ "status", 0, 0, "status", cmd_status },
+	{ "throttle", 1, 1, "throttle PCT", cmd_throttle },
 	{ "save-state", 1, 2, "save-state FILE [memory]", cmd_save_state },
 	{ "load-state", 1, 1, "load-state FILE", cmd_load_state },
 	{ "checksum", 0, 0, "checksum", cmd_checksum },

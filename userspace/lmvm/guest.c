@@ -11,8 +11,10 @@
  *
  * Rates are paced by the guest's own clock: page n of a vCPU is due
  * tsc_per_page TSC ticks after page n - 1; a vCPU that falls behind (it
- * was paused, or the host is slow) catches up at most 100 ms worth of
- * pages, so a pause does not turn into a burst.
+ * was paused, or its host did not run it) catches up at most 100 ms worth
+ * of pages, so a pause does not turn into a burst, and counts the pages it
+ * dropped in late_pages, so the host can tell a vCPU that was not run from
+ * pacing that is wrong.
  */
 #include "lmkvm_guest.h"
 #include "guest_abi.h"
@@ -48,12 +50,16 @@ static void stamp_page(struct lmvm_shared *sh, uint64_t index,
 
 static void pace(struct lmvm_shared *sh, volatile struct lmvm_vcpu_counters *c)
 {
-	uint64_t now = guest_rdtsc(), max_lag = sh->tsc_khz * 100;
+	uint64_t now = guest_rdtsc(), max_lag = sh->tsc_khz * 100, late;
 
 	if (!sh->tsc_per_page)
 		return;
-	if (now > c->next_tsc + max_lag)
-		c->next_tsc = now - max_lag;
+	if (now > c->next_tsc + max_lag) {
+		/* not run for a while: drop what is older than max_lag */
+		late = (now - max_lag - c->next_tsc) / sh->tsc_per_page;
+		c->late_pages += late;
+		c->next_tsc += late * sh->tsc_per_page;
+	}
 	while (guest_rdtsc() < c->next_tsc)
 		guest_pause();
 	c->next_tsc += sh->tsc_per_page;

@@ -49,6 +49,7 @@ struct lmvm_vcpu_counters {
 	uint64_t rng;		/* random: xorshift64 state */
 	uint64_t next_tsc;	/* pacing: when the next page is due */
 	uint64_t prefaulted;	/* pages of its share touched at start */
+	uint64_t late_pages;	/* pacing: pages dropped, the vCPU ran late */
 };
 
 /* One contiguous run of workload pages in guest physical memory. */

@@ -56,6 +56,8 @@ struct lmvm {
 	bool paused;			/* vCPUs must park */
 	bool quit;
 	bool loaded;			/* --incoming: a state was loaded */
+	uint32_t throttle_pct;		/* vCPUs sleep this % of each slice */
+	pthread_t throttle_thread;
 };
 
 extern const char *const lmvm_workload_names[LMVM_NR_WORKLOADS];
@@ -66,6 +68,7 @@ void vcpus_stop(struct lmvm *lm);
 void vm_pause(struct lmvm *lm);
 void vm_resume(struct lmvm *lm);
 bool vm_paused(struct lmvm *lm);
+void vm_throttle(struct lmvm *lm, uint32_t pct);
 
 /* workload.c */
 void workload_setup(struct lmvm *lm);

@@ -44,8 +44,8 @@ static void usage(FILE *f)
 "\n"
 "SIZE takes a K, M or G suffix (binary units). Control commands, one per\n"
 "line, each answered by one line starting with 'ok' or 'error:':\n"
-"  pause, resume, status, save-state FILE [memory], load-state FILE,\n"
-"  checksum, verify, quit, help\n",
+"  pause, resume, status, throttle PCT, save-state FILE [memory],\n"
+"  load-state FILE, checksum, verify, quit, help\n",
 		LMVM_MAX_VCPUS);
 }
 

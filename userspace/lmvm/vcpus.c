@@ -8,13 +8,21 @@
  * once thanks to immediate_exit. Threads then park on lm->cond until
  * resumed. The guest is never stopped in the middle of an instruction, so
  * its memory is consistent with its registers when all threads are parked.
+ *
+ * Throttling (for a migration that does not converge): every time slice,
+ * a throttle thread kicks the running vCPUs out of the guest after
+ * (100 - pct)% of it, and each sleeps for the remaining pct% before going
+ * back in, as QEMU's CPU throttling does. The guest then dirties memory
+ * about pct% more slowly.
  */
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "lmvm.h"
 
 #define KICK_SIGNAL	SIGUSR1
+#define THROTTLE_SLICE_NS	10000000ULL	/* 10 ms */
 
 static void kick_handler(int sig)
 {
@@ -31,6 +39,56 @@ static void vcpu_fail(struct lmvm_vcpu *v, const char *why)
 	v->state = VCPU_FAILED;
 	pthread_cond_broadcast(&lm->cond);
 	pthread_mutex_unlock(&lm->lock);
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {
+		.tv_sec = ns / 1000000000ULL,
+		.tv_nsec = ns % 1000000000ULL,
+	};
+
+	/* A kick (pause, quit) cuts it short, as it should. */
+	nanosleep(&ts, NULL);
+}
+
+/* After a kick: sleep for the throttled part of the slice, if any. */
+static void vcpu_throttle(struct lmvm *lm)
+{
+	uint32_t pct;
+
+	pthread_mutex_lock(&lm->lock);
+	pct = lm->paused || lm->quit ? 0 : lm->throttle_pct;
+	pthread_mutex_unlock(&lm->lock);
+	if (pct)
+		sleep_ns(THROTTLE_SLICE_NS * pct / 100);
+}
+
+static void *throttle_thread(void *arg)
+{
+	struct lmvm *lm = arg;
+	uint32_t i, pct;
+	bool quit;
+
+	for (;;) {
+		pthread_mutex_lock(&lm->lock);
+		while (!lm->quit && (!lm->throttle_pct || lm->paused))
+			pthread_cond_wait(&lm->cond, &lm->lock);
+		pct = lm->throttle_pct;
+		quit = lm->quit;
+		pthread_mutex_unlock(&lm->lock);
+		if (quit)
+			return NULL;
+
+		sleep_ns(THROTTLE_SLICE_NS * (100 - pct) / 100);
+
+		pthread_mutex_lock(&lm->lock);
+		for (i = 0; i < lm->cfg.nr_vcpus && !lm->paused && !lm->quit;
+		     i++)
+			if (lm->vcpus[i].state == VCPU_RUNNING)
+				pthread_kill(lm->vcpus[i].thread, KICK_SIGNAL);
+		pthread_mutex_unlock(&lm->lock);
+	}
 }
 
 static void *vcpu_thread(void *arg)
@@ -62,6 +120,7 @@ static void *vcpu_thread(void *arg)
 		r = __vcpu_run_ucall(v->vcpu, &uc, why, sizeof(why));
 		switch (r) {
 		case -EINTR:
+			vcpu_throttle(lm);
 			break;
 		case UCALL_PRINT:
 			printf("%s\n", ucall_format(lm->vm, &uc, why,
@@ -102,6 +161,8 @@ void vcpus_start(struct lmvm *lm)
 		errno = pthread_create(&v->thread, NULL, vcpu_thread, v);
 		TEST_ASSERT(!errno, "pthread_create");
 	}
+	errno = pthread_create(&lm->throttle_thread, NULL, throttle_thread, lm);
+	TEST_ASSERT(!errno, "pthread_create");
 }
 
 /* Kick every vCPU out of the guest; lm->lock held, paused or quit set. */
@@ -146,6 +207,14 @@ void vm_resume(struct lmvm *lm)
 	pthread_mutex_unlock(&lm->lock);
 }
 
+void vm_throttle(struct lmvm *lm, uint32_t pct)
+{
+	pthread_mutex_lock(&lm->lock);
+	lm->throttle_pct = pct;
+	pthread_cond_broadcast(&lm->cond);
+	pthread_mutex_unlock(&lm->lock);
+}
+
 bool vm_paused(struct lmvm *lm)
 {
 	bool paused;
@@ -167,4 +236,5 @@ void vcpus_stop(struct lmvm *lm)
 	pthread_mutex_unlock(&lm->lock);
 	for (i = 0; i < lm->cfg.nr_vcpus; i++)
 		pthread_join(lm->vcpus[i].thread, NULL);
+	pthread_join(lm->throttle_thread, NULL);
 }
