@@ -83,6 +83,7 @@ struct lm_xfer {
 	bool no_data_crc;	/* source: never set LM_WIRE_PAGES_DATA_CRC */
 	u32 max_rounds;		/* live: pre-copy rounds after the full one */
 	u64 max_downtime_ns;	/* live: switch over below this estimate */
+	u64 bandwidth;		/* pre-copy: bytes/s of page data, 0: any */
 	struct sockaddr_storage addr;
 	struct task_struct *task;
 
@@ -115,6 +116,10 @@ struct lm_xfer {
 	/* Source, live: pages to send in the next round, per layout slot. */
 	unsigned long **dirty_maps;
 	bool tracking;		/* we started dirty tracking on the VM */
+	/* Source: pacing to x->bandwidth, while pacing is true. */
+	bool pacing;
+	u64 pace_start_ns;
+	u64 pace_bytes;		/* sent since pace_start_ns */
 	/* Source: the MSG_ZEROCOPY completion, if that method is used. */
 	void *zc;
 };

@@ -39,6 +39,7 @@ const struct nla_policy lm_xfer_migrate_policy[LM_A_MAX + 1] = {
 	[LM_A_XFER_NO_DATA_CRC]	= { .type = NLA_FLAG },
 	[LM_A_XFER_MAX_ROUNDS]	= NLA_POLICY_MAX(NLA_U32, 10000),
 	[LM_A_XFER_MAX_DOWNTIME_MS] = NLA_POLICY_RANGE(NLA_U32, 1, 30000),
+	[LM_A_XFER_BANDWIDTH]	= { .type = NLA_U64 },
 };
 
 const struct nla_policy lm_xfer_switchover_policy[LM_A_MAX + 1] = {
@@ -260,6 +261,8 @@ int lm_xfer_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 			nla_get_u32(info->attrs[LM_A_XFER_MAX_DOWNTIME_MS]);
 	if (info->attrs[LM_A_XFER_SEND_METHOD])
 		x->send_method = nla_get_u32(info->attrs[LM_A_XFER_SEND_METHOD]);
+	if (info->attrs[LM_A_XFER_BANDWIDTH])
+		x->bandwidth = nla_get_u64(info->attrs[LM_A_XFER_BANDWIDTH]);
 	x->no_data_crc = nla_get_flag(info->attrs[LM_A_XFER_NO_DATA_CRC]);
 	ret = xfer_parse_addr(info, &x->addr);
 	if (ret < 0)

@@ -33,6 +33,7 @@
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/wait.h>
 
 #if LM_HAVE_MSG_UBUF
 struct lm_xfer_zc {
@@ -146,6 +147,37 @@ static int tx_sendmsg(struct lm_xfer *x, struct page **pages,
 }
 
 /*
+ * Keep the pre-copy to x->bandwidth bytes of page data per second: after
+ * each batch, sleep until the bytes sent since pace_start_ns are due at
+ * that rate. A sender that fell behind (harvesting, a slow link) restarts
+ * its reckoning instead of bursting to catch up: the credit it may bank
+ * is one batch.
+ */
+static int tx_pace(struct lm_xfer *x, u64 bytes)
+{
+	u64 now = ktime_get_ns(), due;
+
+	if (!x->pacing || !x->bandwidth)
+		return 0;
+	x->pace_bytes += bytes;
+	due = x->pace_start_ns + div64_u64(x->pace_bytes * NSEC_PER_SEC,
+					   x->bandwidth);
+	if (now >= due) {
+		if (now - due > div64_u64((u64)LM_WIRE_MAX_BATCH_PAGES *
+					  PAGE_SIZE * NSEC_PER_SEC,
+					  x->bandwidth)) {
+			x->pace_start_ns = now;
+			x->pace_bytes = 0;
+		}
+		return 0;
+	}
+	/* Cancelling wakes x->wait. */
+	wait_event_interruptible_timeout(x->wait, lm_xfer_cancelled(x),
+					 nsecs_to_jiffies(due - now) + 1);
+	return lm_xfer_cancelled(x) ? -ECANCELED : 0;
+}
+
+/*
  * Send pages [@first, @first + @n) of slot @index as one PAGES frame. The
  * pages are pinned in x->pages; x->buf holds the descriptor, the zero flags
  * and the method's vector, one after the other.
@@ -201,10 +233,10 @@ static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 	else
 		ret = tx_sendmsg(x, x->pages, zero, n, nr_data, scratch);
 out:
-	if (!ret)
-		lm_xfer_account(x, n, n - nr_data,
-				(u64)nr_data * PAGE_SIZE);
-	return ret;
+	if (ret)
+		return ret;
+	lm_xfer_account(x, n, n - nr_data, (u64)nr_data * PAGE_SIZE);
+	return tx_pace(x, (u64)nr_data * PAGE_SIZE);
 }
 
 /*

@@ -183,6 +183,10 @@ static int source_precopy(struct lm_xfer *x)
 	if (ret)
 		return ret;
 	lm_xfer_set_phase(x, LM_PHASE_PRECOPY);
+	/* Only the guest running is paced: the paused one waits for us. */
+	x->pacing = true;
+	x->pace_start_ns = ktime_get_ns();
+	x->pace_bytes = 0;
 	ret = source_send_round(x, round, true, false, &bytes, &ns);
 	for (;;) {
 		if (ret)
@@ -194,8 +198,11 @@ static int source_precopy(struct lm_xfer *x)
 		/* Bytes per page on the wire: data plus descriptor. */
 		estimate_ns = bytes ? div64_u64(dirty * (PAGE_SIZE + 16) * ns,
 						bytes) : 0;
-		if (estimate_ns <= x->max_downtime_ns || round >= x->max_rounds)
+		if (estimate_ns <= x->max_downtime_ns ||
+		    round >= x->max_rounds) {
+			x->pacing = false;
 			return 0;
+		}
 		if (lm_xfer_cancelled(x))
 			return -ECANCELED;
 		round++;

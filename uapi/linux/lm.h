@@ -168,6 +168,13 @@
  *                                over once the dirty pages left would
  *                                take less than this at the last round's
  *                                bandwidth (default 300)
+ *            LM_A_XFER_BANDWIDTH NLA_U64, bytes per second of page data
+ *                                the pre-copy may send while the guest
+ *                                runs (0 or absent: as fast as the link
+ *                                goes). The stop-and-copy is never
+ *                                limited: the guest is paused then. The
+ *                                downtime estimate uses the bandwidth
+ *                                measured, so it honours the limit.
  *   Live mode turns dirty tracking on (as TRACK_START; -EBUSY if it
  *   already runs) for the duration of the transfer.
  *   Connects, handshakes and sends CONFIG; a destination that refuses ends
@@ -309,6 +316,7 @@ enum lm_attr {
 	LM_A_XFER_MAX_ROUNDS,
 	LM_A_XFER_MAX_DOWNTIME_MS,
 	LM_A_XFER_DIRTY_PAGES,
+	LM_A_XFER_BANDWIDTH,
 	__LM_A_MAX
 };
 #define LM_A_MAX (__LM_A_MAX - 1)

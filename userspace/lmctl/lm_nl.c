@@ -876,7 +876,9 @@ int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
 	    (o->max_rounds &&
 	     nla_put_u32(msg, LM_A_XFER_MAX_ROUNDS, o->max_rounds)) ||
 	    (o->max_downtime_ms &&
-	     nla_put_u32(msg, LM_A_XFER_MAX_DOWNTIME_MS, o->max_downtime_ms))) {
+	     nla_put_u32(msg, LM_A_XFER_MAX_DOWNTIME_MS, o->max_downtime_ms)) ||
+	    (o->bandwidth &&
+	     nla_put_u64(msg, LM_A_XFER_BANDWIDTH, o->bandwidth))) {
 		nlmsg_free(msg);
 		return -ENOMEM;
 	}

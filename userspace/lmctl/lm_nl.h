@@ -183,6 +183,7 @@ struct lm_migrate_opts {
 	bool no_data_crc;
 	uint32_t max_rounds;		/* live */
 	uint32_t max_downtime_ms;	/* live */
+	uint64_t bandwidth;		/* live pre-copy, bytes/s; 0: any */
 };
 
 int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
