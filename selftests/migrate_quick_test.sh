@@ -19,7 +19,12 @@
 #     still exact;
 #  5. (quick only) the storage hand-over commands run on both sides; one
 #     that fails at the destination gives the VM back to the source,
-#     which runs again.
+#     which runs again;
+#  6. (live only) with --bandwidth, the full round is sent within 20% of
+#     the limit, and the migration is exact;
+#  7. (live only) with --auto-converge, a guest dirtying memory as fast
+#     as it can is throttled until the rounds converge, before
+#     --max-rounds, and the migration is still exact.
 #
 # Output is TAP. Environment: MIGRATE_MODE (quick, the default, or live:
 # migrate_live_test.sh runs this script so); for section 1, MIGRATE_MEM
@@ -361,6 +366,87 @@ if [ "$MODE" = quick ]; then
 		[ "$(field state "$d")" != running ]
 	stop_vmm src5
 	stop_vmm dst5
+fi
+
+# --- 6. Live only: --bandwidth paces the pre-copy.
+if [ "$MODE" = live ]; then
+	# Well under the lab's link; 16 MiB take 8 s at that pace.
+	limit=$((2 * 1048576))
+	start_vmm src6 $SRC_NS --mem 16M --workload sweep --rate 0 || exit 1
+	src_pid=$vmm_pid
+	start_vmm dst6 $DST_NS --mem 16M --incoming || exit 1
+	dst_pid=$vmm_pid
+	start_receive dst6 --pid $dst_pid --checksum || exit 1
+	# Every page written once: none goes as a zero page.
+	sleep 1
+	in_src lmctl migrate --pid $src_pid --control "$WORK/src6.sock" \
+		--to $DST_ADDR:$PORT --mode live --bandwidth 2M \
+		--max-downtime 30s > "$WORK/migrate.out" 2> "$WORK/migrate.err" &
+	mig_pid=$!
+	pids="$pids $mig_pid"
+	sleep 1
+	vm=$(lmctl list | sed -n "s/^vm \([0-9]*\): pid $src_pid,.*/\1/p")
+	s1=$(lmctl -j status --vm "$vm")
+	sleep 3
+	s2=$(lmctl -j status --vm "$vm")
+	wait $mig_pid
+	status=$?
+	wait_receive
+	recv_status=$?
+	sed 's/^/# migrate: /' "$WORK/migrate.out" "$WORK/migrate.err"
+	log "status: $s1"
+	log "status: $s2"
+	json() { echo "$2" | sed -n "s/.*\"$1\": *\"*\([0-9a-z-]*\).*/\1/p"; }
+	check "a bandwidth-limited live migration completes" \
+		[ $status -eq 0 -a $recv_status -eq 0 ]
+	check "both samples are taken in the paced full round" \
+		[ "$(json phase "$s1")" = pre-copy ] &&
+		[ "$(json phase "$s2")" = pre-copy ] &&
+		[ "$(json round "$s2")" = 0 ]
+	b=$(($(json bytes "$s2") - $(json bytes "$s1")))
+	ns=$(($(json elapsed_ns "$s2") - $(json elapsed_ns "$s1")))
+	rate=$((b * 1000000000 / (ns > 0 ? ns : 1)))
+	check "it sends at the limit within 20% ($rate of $limit bytes/s)" \
+		[ $rate -ge $((limit * 8 / 10)) -a $rate -le $((limit * 12 / 10)) ]
+	src_sum=$(ctl "$WORK/src6.sock" checksum | sed 's/^ok //')
+	dst_sum=$(sed -n 's/^checksum before resume: //p' "$WORK/recv.out")
+	check "and is exact" [ -n "$src_sum" -a "$src_sum" = "$dst_sum" ]
+	stop_vmm src6
+	stop_vmm dst6
+fi
+
+# --- 7. Live only: --auto-converge throttles a guest that outruns the link.
+if [ "$MODE" = live ]; then
+	# Without the throttle this guest never gets under the downtime
+	# budget (section 4): only --max-rounds would end the rounds.
+	start_vmm src7 $SRC_NS --mem 16M --workload sweep --rate 0 || exit 1
+	src_pid=$vmm_pid
+	start_vmm dst7 $DST_NS --mem 16M --incoming || exit 1
+	dst_pid=$vmm_pid
+	start_receive dst7 --pid $dst_pid --checksum || exit 1
+	in_src lmctl migrate --pid $src_pid --control "$WORK/src7.sock" \
+		--to $DST_ADDR:$PORT --mode live --max-rounds 20 \
+		--auto-converge > "$WORK/migrate.out" 2> "$WORK/migrate.err"
+	status=$?
+	wait_receive
+	recv_status=$?
+	sed 's/^/# migrate: /' "$WORK/migrate.out" "$WORK/migrate.err"
+	check "an auto-converging live migration completes" \
+		[ $status -eq 0 -a $recv_status -eq 0 ]
+	check "the guest was throttled" \
+		grep -q "guest throttled to" "$WORK/migrate.err"
+	rounds=$(sed -n 's/.* \([0-9]*\) rounds*$/\1/p' "$WORK/migrate.out")
+	check "it converges before --max-rounds (after $rounds rounds, not 22)" \
+		[ -n "$rounds" ] && [ "$rounds" -lt 22 ]
+	log "auto-converge: $rounds rounds, $(grep -c 'guest throttled' "$WORK/migrate.err") throttle steps"
+	src_sum=$(ctl "$WORK/src7.sock" checksum | sed 's/^ok //')
+	dst_sum=$(sed -n 's/^checksum before resume: //p' "$WORK/recv.out")
+	check "and is exact" [ -n "$src_sum" -a "$src_sum" = "$dst_sum" ]
+	verify=$(ctl "$WORK/dst7.sock" verify)
+	check "every page stamp verifies at the destination" \
+		[ "${verify%% *}" = ok ]
+	stop_vmm src7
+	stop_vmm dst7
 fi
 
 echo "1..$n"

@@ -64,6 +64,93 @@ static bool parse_ms(const char *s, uint32_t *ms)
 	return true;
 }
 
+/* "100M", "1G", "500K" or bytes: a rate in bytes per second (binary units). */
+static bool parse_rate(const char *s, uint64_t *rate)
+{
+	char *end;
+	unsigned long long v;
+	unsigned int shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return false;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift)
+		end++;
+	if (*end || !v || v > (UINT64_MAX >> shift))
+		return false;
+	*rate = (uint64_t)v << shift;
+	return true;
+}
+
+/*
+ * --auto-converge, as QEMU does it: when a pre-copy round leaves a dirty
+ * set more than half the size of the previous one, the guest dirties
+ * memory about as fast as the link drains it and the rounds will not
+ * converge; slow its vCPUs down through the VMM ("throttle PCT": they sleep
+ * PCT% of the time), 20% first, 10% more after each such round, 99% at
+ * most.
+ */
+struct converge {
+	uint32_t round;		/* the last harvest seen */
+	uint64_t dirty;		/* the pages it found dirty */
+	uint32_t pct;		/* the guest's throttle */
+};
+
+static int converge_step(struct converge *c, struct vmm_ctl *ctl,
+			 const struct lm_xfer_status *st, bool progress)
+{
+	uint32_t pct;
+
+	if (st->phase != LM_PHASE_PRECOPY || st->round <= c->round)
+		return 0;
+	/* st->dirty_pages: what the harvest before round st->round found. */
+	if (c->round && st->dirty_pages * 2 > c->dirty && c->pct < 99) {
+		pct = c->pct ? c->pct + 10 : 20;
+		if (pct > 99)
+			pct = 99;
+		if (vmm_ctl_run(ctl, "throttle %u", pct))
+			return -1;
+		c->pct = pct;
+		fprintf(stderr, "%sround %u: %llu pages dirty (%llu before): guest throttled to %u%%\n",
+			progress ? "\n" : "", st->round,
+			(unsigned long long)st->dirty_pages,
+			(unsigned long long)c->dirty, pct);
+	}
+	c->round = st->round;
+	c->dirty = st->dirty_pages;
+	return 0;
+}
+
+/*
+ * xfer_wait() for the pre-copy, looking at each round's dirty set; 1 when
+ * the VMM refused to be throttled (said already).
+ */
+static int wait_converging(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
+			   struct vmm_ctl *ctl, struct converge *c,
+			   bool progress, struct lm_xfer_status *st)
+{
+	int ret;
+
+	for (;;) {
+		ret = xfer_wait(ctx, ev, id,
+				XFER_PHASE(LM_PHASE_WAIT_SWITCHOVER), 100,
+				progress, st);
+		if (ret != -ETIMEDOUT)
+			return ret;
+		if (converge_step(c, ctl, st, progress))
+			return 1;
+	}
+}
+
 /* May the source VM run again after @st failed? */
 static bool may_resume(const struct lm_xfer_status *st)
 {
@@ -107,6 +194,8 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		{ "max-rounds", required_argument, NULL, 'r' },
 		{ "max-downtime", required_argument, NULL, 'd' },
 		{ "handover", required_argument, NULL, 'H' },
+		{ "bandwidth", required_argument, NULL, 'b' },
+		{ "auto-converge", no_argument, NULL, 'a' },
 		{ "no-progress", no_argument, NULL, 'q' },
 		{ }
 	};
@@ -117,6 +206,8 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	char state_path[] = "/tmp/lm-state-tx-XXXXXX";
 	int c, ret, state_fd = -1, status = LMCTL_EXIT_FAILURE;
 	bool attached = false, paused = false, progress;
+	bool auto_converge = false;
+	struct converge converge = { 0 };
 	struct lm_nl *nl, *ev = NULL;
 	struct lm_xfer_status st;
 	struct vmm_ctl ctl = { .fd = -1 };
@@ -126,7 +217,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	progress = isatty(STDERR_FILENO);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:t:m:S:r:d:H:q", longopts,
+	while ((c = getopt_long(argc, argv, ":p:c:t:m:S:r:d:H:b:aq", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -166,6 +257,14 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 			break;
 		case 'H':
 			handover = optarg;
+			break;
+		case 'b':
+			if (!parse_rate(optarg, &opts.bandwidth))
+				return lmctl_usage_error(ctx, "invalid bandwidth '%s' (bytes per second, K, M or G suffix, e.g. 100M)",
+							 optarg);
+			break;
+		case 'a':
+			auto_converge = true;
 			break;
 		case 'q':
 			progress = false;
@@ -211,8 +310,15 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		lmctl_fail(ctx, ret, NULL, "migrate vm %u to %s", id, addr.text);
 		goto out;
 	}
-	ret = xfer_wait(ctx, ev, id, XFER_PHASE(LM_PHASE_WAIT_SWITCHOVER), -1,
-			progress, &st);
+	if (auto_converge && mode == LM_WIRE_MODE_LIVE)
+		ret = wait_converging(ctx, ev, id, &ctl, &converge, progress,
+				      &st);
+	else
+		ret = xfer_wait(ctx, ev, id,
+				XFER_PHASE(LM_PHASE_WAIT_SWITCHOVER), -1,
+				progress, &st);
+	if (ret > 0)
+		goto out_cancel;
 	if (ret) {
 		lmctl_fail(ctx, ret, ret == -EINTR ? "interrupted" : NULL,
 			   "wait for the destination");
@@ -278,6 +384,9 @@ out_cancel:
 		paused = false;
 	}
 out:
+	/* A VM that runs here again runs at full speed. */
+	if (converge.pct && status != LMCTL_EXIT_OK)
+		vmm_ctl_run(&ctl, "throttle 0");
 	if (paused && !vmm_ctl_run(&ctl, "resume"))
 		lmctl_err("the VM runs here again");
 	if (state_fd >= 0) {
