@@ -27,6 +27,7 @@
 #include <linux/bvec.h>
 #include <linux/crc32.h>
 #include <linux/highmem.h>
+#include <linux/math64.h>
 #include <linux/mm.h>
 #include <linux/net.h>
 #include <linux/pgtable.h>
@@ -160,8 +161,10 @@ static int tx_pace(struct lm_xfer *x, u64 bytes)
 	if (!x->pacing || !x->bandwidth)
 		return 0;
 	x->pace_bytes += bytes;
-	due = x->pace_start_ns + div64_u64(x->pace_bytes * NSEC_PER_SEC,
-					   x->bandwidth);
+	/* 128 bits in between: a large guest sends more than 2^64 / 10^9. */
+	due = x->pace_start_ns + mul_u64_u64_div_u64(x->pace_bytes,
+						     NSEC_PER_SEC,
+						     x->bandwidth);
 	if (now >= due) {
 		if (now - due > div64_u64((u64)LM_WIRE_MAX_BATCH_PAGES *
 					  PAGE_SIZE * NSEC_PER_SEC,
