@@ -9,7 +9,8 @@
 #     memory: lmctl migrate's progress line and summary, then the proof
 #     that the guest goes on at the destination (its counters advance,
 #     every page stamp verifies) while the source stays paused;
-#  2. quick migration (pause first, copy everything) of the same VM size;
+#  2. quick migration (pause first, copy everything) of the same VM size,
+#     its workload having run as long as the live one's had at its pause;
 #  3. the two downtimes side by side.
 #
 # Exits non-zero as soon as a step fails.
@@ -110,10 +111,11 @@ start_receive() {
 	done
 }
 
-# migrate MODE PORT SRC DST: one migration from VMM SRC to VMM DST with
-# every check; its downtime in seconds in $downtime.
+# migrate MODE PORT SRC DST WARMUP: one migration from VMM SRC, after its
+# workload ran WARMUP seconds, to VMM DST with every check; its downtime in
+# seconds in $downtime, its total time (whole seconds) in $total.
 migrate() {
-	mode=$1 port=$2 src=$3 dst=$4
+	mode=$1 port=$2 src=$3 dst=$4 warmup=$5
 
 	say "$mode migration of a $MEM VM, $VCPUS vCPU(s), $WORKLOAD workload"
 	start_vmm "$src" $SRC_NS --mem "$MEM" --vcpus "$VCPUS" \
@@ -121,7 +123,7 @@ migrate() {
 	src_pid=$vmm_pid
 	start_vmm "$dst" $DST_NS --mem "$MEM" --vcpus "$VCPUS" --incoming
 	start_receive "$dst" "$port"
-	sleep 1
+	sleep "$warmup"
 	show "lmvm --control $src.sock --command status"
 	ctl "$src" status || fail "source status"
 
@@ -141,7 +143,9 @@ migrate() {
 	}
 	downtime=$(sed -n 's/.*downtime \([0-9.]*\) s.*/\1/p' "$WORK/migrate.out")
 	rounds=$(sed -n 's/.* \([0-9]*\) rounds*$/\1/p' "$WORK/migrate.out")
-	[ -n "$downtime" ] || fail "no downtime in lmctl migrate's summary"
+	total=$(sed -n 's/^total \([0-9]*\)[.0-9]* s,.*/\1/p' "$WORK/migrate.out")
+	[ -n "$downtime" ] && [ -n "$total" ] ||
+		fail "no downtime or total time in lmctl migrate's summary"
 
 	say "the destination's memory before resume equals the source's at pause"
 	src_sum=$(ctl "$src" checksum | sed 's/^ok //')
@@ -180,9 +184,11 @@ lmctl info || fail "lmctl info"
 say "two hosts: namespaces $SRC_NS (10.77.0.1) and $DST_NS ($DST_ADDR), one veth pair"
 setup_net || fail "cannot set up the namespaces"
 
-migrate live 7000 src-live dst-live
+migrate live 7000 src-live dst-live 1
 live_downtime=$downtime live_rounds=$rounds
-migrate quick 7001 src-quick dst-quick
+# As much written memory as the live source had when it paused: the
+# workload runs as long before the quick migration pauses it.
+migrate quick 7001 src-quick dst-quick $((total + 2))
 quick_downtime=$downtime quick_rounds=$rounds
 
 say "downtime at $MEM, measured in this run"
