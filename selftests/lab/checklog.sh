@@ -33,7 +33,7 @@ if [[ $mode != demo ]]; then
 	fi
 else
 	# run.sh streams the demo's console as it goes: judge it only.
-	if echo "$text" | grep -qx 'lab: demo exit status 0'; then
+	if grep -qx 'lab: demo exit status 0' <<< "$text"; then
 		passed=$((passed + 1))
 	else
 		echo "not ok - lab: the demo failed"
@@ -41,7 +41,7 @@ else
 	fi
 fi
 
-if ! echo "$text" | grep -qx '==== lab: done ===='; then
+if ! grep -qx '==== lab: done ====' <<< "$text"; then
 	echo "not ok - lab: the VM did not reach its end marker (timeout, hang or panic); see $log"
 	failed=$((failed + 1))
 fi
