@@ -19,14 +19,13 @@
 # DEMO_WORKLOAD (sweep), DEMO_RATE (guest write rate in MiB/s, default 10).
 set -u
 
-IP=/usr/sbin/ip
+# The two hosts: netns_setup, netns_teardown, in_src, in_dst, $IP, ...
+. /lib/lab/netns.sh
+
 MEM=${DEMO_MEM:-256M}
 VCPUS=${DEMO_VCPUS:-1}
 WORKLOAD=${DEMO_WORKLOAD:-sweep}
 RATE=${DEMO_RATE:-10}
-SRC_NS=lmsrc
-DST_NS=lmdst
-DST_ADDR=10.77.0.2
 WORK=$(mktemp -d /tmp/lm-demo.XXXXXX)
 pids=
 
@@ -42,8 +41,7 @@ cleanup() {
 		kill -9 "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
-	$IP netns del $SRC_NS 2>/dev/null
-	$IP netns del $DST_NS 2>/dev/null
+	netns_teardown
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -54,20 +52,6 @@ say() { echo; echo "demo: $*"; }
 show() { echo "demo\$ $*"; }
 ctl() { lmvm --control "$WORK/$1.sock" --command "$2"; }
 field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-
-setup_net() {
-	mkdir -p /run/netns
-	$IP netns del $SRC_NS 2>/dev/null
-	$IP netns del $DST_NS 2>/dev/null
-	$IP netns add $SRC_NS && $IP netns add $DST_NS &&
-	$IP link add veth-src netns $SRC_NS type veth peer name veth-dst \
-		netns $DST_NS &&
-	$IP -n $SRC_NS addr add 10.77.0.1/24 dev veth-src &&
-	$IP -n $DST_NS addr add $DST_ADDR/24 dev veth-dst &&
-	$IP -n $SRC_NS link set veth-src up &&
-	$IP -n $DST_NS link set veth-dst up &&
-	$IP -n $SRC_NS link set lo up && $IP -n $DST_NS link set lo up
-}
 
 # start_vmm NAME NS ARGS...: lmvm in namespace NS, control socket
 # $WORK/NAME.sock; its pid in $vmm_pid.
@@ -181,8 +165,8 @@ migrate() {
 
 show lmctl info
 lmctl info || fail "lmctl info"
-say "two hosts: namespaces $SRC_NS (10.77.0.1) and $DST_NS ($DST_ADDR), one veth pair"
-setup_net || fail "cannot set up the namespaces"
+say "two hosts: namespaces $SRC_NS ($SRC_ADDR) and $DST_NS ($DST_ADDR), one veth pair"
+netns_setup || fail "cannot set up the namespaces"
 
 migrate live 7000 src-live dst-live 1
 live_downtime=$downtime live_rounds=$rounds
