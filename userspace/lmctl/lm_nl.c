@@ -230,6 +230,41 @@ static struct nl_msg *lm_nl_new_request(struct lm_nl *nl, uint8_t cmd,
 	return msg;
 }
 
+/* lm_nl_transact() for a request answered by exactly one message. */
+static int lm_nl_transact_one(struct lm_nl *nl, struct nl_msg *msg,
+			      int (*parse)(struct nlmsghdr *, void *),
+			      void *arg)
+{
+	unsigned int nr_replies;
+	int ret;
+
+	ret = lm_nl_transact(nl, msg, parse, arg, &nr_replies);
+	if (!ret && nr_replies != 1)
+		ret = -EPROTO;
+	return ret;
+}
+
+/*
+ * A request naming VM @id and nothing else; with @parse, answered by one
+ * message, otherwise by an ack alone.
+ */
+static int lm_nl_vm_request(struct lm_nl *nl, uint8_t cmd, uint32_t id,
+			    int (*parse)(struct nlmsghdr *, void *), void *arg)
+{
+	struct nl_msg *msg;
+
+	msg = lm_nl_new_request(nl, cmd, 0);
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, LM_A_VM_ID, id)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	if (parse)
+		return lm_nl_transact_one(nl, msg, parse, arg);
+	return lm_nl_transact(nl, msg, NULL, NULL, NULL);
+}
+
 int lm_nl_open(struct lm_nl **nlp)
 {
 	int one = 1;
@@ -347,18 +382,13 @@ static int lm_nl_parse_info(struct nlmsghdr *nlh, void *arg)
 
 int lm_nl_get_info(struct lm_nl *nl, struct lm_info *info)
 {
-	unsigned int nr_replies;
 	struct nl_msg *msg;
-	int ret;
 
 	memset(info, 0, sizeof(*info));
 	msg = lm_nl_new_request(nl, LM_CMD_GET_INFO, 0);
 	if (!msg)
 		return -ENOMEM;
-	ret = lm_nl_transact(nl, msg, lm_nl_parse_info, info, &nr_replies);
-	if (!ret && nr_replies != 1)
-		ret = -EPROTO;
-	return ret;
+	return lm_nl_transact_one(nl, msg, lm_nl_parse_info, info);
 }
 
 static int lm_nl_parse_vm_id(struct nlmsghdr *nlh, void *arg)
@@ -376,7 +406,6 @@ static int lm_nl_parse_vm_id(struct nlmsghdr *nlh, void *arg)
 
 int lm_nl_attach(struct lm_nl *nl, int vm_fd, pid_t pid, uint32_t *id)
 {
-	unsigned int nr_replies;
 	struct nl_msg *msg;
 	uint32_t new_id;
 	int ret;
@@ -389,9 +418,7 @@ int lm_nl_attach(struct lm_nl *nl, int vm_fd, pid_t pid, uint32_t *id)
 		nlmsg_free(msg);
 		return -ENOMEM;
 	}
-	ret = lm_nl_transact(nl, msg, lm_nl_parse_vm_id, &new_id, &nr_replies);
-	if (!ret && nr_replies != 1)
-		ret = -EPROTO;
+	ret = lm_nl_transact_one(nl, msg, lm_nl_parse_vm_id, &new_id);
 	if (!ret && id)
 		*id = new_id;
 	return ret;
@@ -399,16 +426,7 @@ int lm_nl_attach(struct lm_nl *nl, int vm_fd, pid_t pid, uint32_t *id)
 
 int lm_nl_detach(struct lm_nl *nl, uint32_t id)
 {
-	struct nl_msg *msg;
-
-	msg = lm_nl_new_request(nl, LM_CMD_DETACH, 0);
-	if (!msg)
-		return -ENOMEM;
-	if (nla_put_u32(msg, LM_A_VM_ID, id)) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	return lm_nl_transact(nl, msg, NULL, NULL, NULL);
+	return lm_nl_vm_request(nl, LM_CMD_DETACH, id, NULL, NULL);
 }
 
 static int lm_nl_parse_memslot(struct nlattr *nest, struct lm_memslot *slot)
@@ -563,28 +581,14 @@ static struct nla_policy lm_nl_track_slot_policy[LM_TRACK_SLOT_A_MAX + 1] = {
 	[LM_TRACK_SLOT_A_STATE]	= { .type = NLA_U32 },
 };
 
-static int lm_nl_track_simple(struct lm_nl *nl, uint8_t cmd, uint32_t id)
-{
-	struct nl_msg *msg;
-
-	msg = lm_nl_new_request(nl, cmd, 0);
-	if (!msg)
-		return -ENOMEM;
-	if (nla_put_u32(msg, LM_A_VM_ID, id)) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	return lm_nl_transact(nl, msg, NULL, NULL, NULL);
-}
-
 int lm_nl_track_start(struct lm_nl *nl, uint32_t id)
 {
-	return lm_nl_track_simple(nl, LM_CMD_TRACK_START, id);
+	return lm_nl_vm_request(nl, LM_CMD_TRACK_START, id, NULL, NULL);
 }
 
 int lm_nl_track_stop(struct lm_nl *nl, uint32_t id)
 {
-	return lm_nl_track_simple(nl, LM_CMD_TRACK_STOP, id);
+	return lm_nl_vm_request(nl, LM_CMD_TRACK_STOP, id, NULL, NULL);
 }
 
 static int lm_nl_parse_track_slot(struct nlattr *nest,
@@ -656,23 +660,9 @@ static int lm_nl_parse_track_round(struct nlmsghdr *nlh, void *arg)
 int lm_nl_track_sync(struct lm_nl *nl, uint32_t id,
 		     struct lm_track_round *round)
 {
-	unsigned int nr_replies;
-	struct nl_msg *msg;
-	int ret;
-
 	memset(round, 0, sizeof(*round));
-	msg = lm_nl_new_request(nl, LM_CMD_TRACK_SYNC, 0);
-	if (!msg)
-		return -ENOMEM;
-	if (nla_put_u32(msg, LM_A_VM_ID, id)) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	ret = lm_nl_transact(nl, msg, lm_nl_parse_track_round, round,
-			     &nr_replies);
-	if (!ret && nr_replies != 1)
-		ret = -EPROTO;
-	return ret;
+	return lm_nl_vm_request(nl, LM_CMD_TRACK_SYNC, id,
+				lm_nl_parse_track_round, round);
 }
 
 void lm_track_round_free(struct lm_track_round *round)
@@ -832,7 +822,6 @@ int lm_nl_listen(struct lm_nl *nl, uint32_t id, const void *addr,
 		 size_t addr_len, uint16_t port, int state_fd,
 		 uint32_t recv_method, uint16_t *bound_port)
 {
-	unsigned int nr_replies;
 	struct nl_msg *msg;
 	uint16_t bound = 0;
 	int ret;
@@ -849,9 +838,7 @@ int lm_nl_listen(struct lm_nl *nl, uint32_t id, const void *addr,
 		nlmsg_free(msg);
 		return -ENOMEM;
 	}
-	ret = lm_nl_transact(nl, msg, lm_nl_parse_port, &bound, &nr_replies);
-	if (!ret && nr_replies != 1)
-		ret = -EPROTO;
+	ret = lm_nl_transact_one(nl, msg, lm_nl_parse_port, &bound);
 	if (!ret && bound_port)
 		*bound_port = bound;
 	return ret;
@@ -915,29 +902,15 @@ int lm_nl_complete(struct lm_nl *nl, uint32_t id, uint32_t reason)
 
 int lm_nl_cancel(struct lm_nl *nl, uint32_t id)
 {
-	return lm_nl_vm_u32_request(nl, LM_CMD_CANCEL, id, 0, false, 0);
+	return lm_nl_vm_request(nl, LM_CMD_CANCEL, id, NULL, NULL);
 }
 
 int lm_nl_xfer_status(struct lm_nl *nl, uint32_t id,
 		      struct lm_xfer_status *st)
 {
-	unsigned int nr_replies;
-	struct nl_msg *msg;
-	int ret;
-
 	memset(st, 0, sizeof(*st));
-	msg = lm_nl_new_request(nl, LM_CMD_STATUS, 0);
-	if (!msg)
-		return -ENOMEM;
-	if (nla_put_u32(msg, LM_A_VM_ID, id)) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	ret = lm_nl_transact(nl, msg, lm_nl_parse_xfer_status, st,
-			     &nr_replies);
-	if (!ret && nr_replies != 1)
-		ret = -EPROTO;
-	return ret;
+	return lm_nl_vm_request(nl, LM_CMD_STATUS, id, lm_nl_parse_xfer_status,
+				st);
 }
 
 int lm_nl_events_open(struct lm_nl **evp)
