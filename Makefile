@@ -3,7 +3,8 @@
 # lm: live migration of KVM virtual machines, done in the kernel.
 #
 #   make              build lm.ko, the tools, the selftests and benchmarks
-#   make check        run every selftest in the lab VM (TESTS="a b" for some)
+#   make check        run the selftests in the lab VMs (TESTS="a b" for some)
+#   make check-full   the same with the figure-producing matrices too
 #   make lab          interactive shell in the lab VM
 #   make demo         the demo, in the lab VM
 #   make bench        run every benchmark in the lab VM
@@ -40,16 +41,16 @@ SUBDIRS		:= $(patsubst %/Makefile,%,$(wildcard $(addsuffix /Makefile, \
 		   userspace/lib userspace/lmctl userspace/lmvm selftests bench)))
 SUBMAKE		= $(MAKE) --no-print-directory BUILD=$(BUILD) KSFT_INC=$(KSFT_INC)
 
-# Kbuild builds in parallel unless the caller chose a -j of their own.
-KBUILD_JOBS	:= $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
+# Builds run in parallel unless the caller chose a -j of their own.
+JOBS		:= $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 
-.PHONY: all module userspace check bench lab demo lab-run checkpatch deps clean
+.PHONY: all module userspace check check-full bench lab demo lab-run checkpatch deps clean
 
 all: module userspace
 
 module:
 	@test -d "$(KDIR)" || { echo "no kernel headers (KDIR='$(KDIR)'); run 'make deps'" >&2; exit 1; }
-	$(MAKE) $(KBUILD_JOBS) -C $(KDIR) M=$(CURDIR) modules
+	$(MAKE) $(JOBS) -C $(KDIR) M=$(CURDIR) modules
 
 userspace: $(LINUX_SRC)/.stamp
 	@set -e; for dir in $(SUBDIRS); do $(SUBMAKE) -C $$dir; done
@@ -65,9 +66,9 @@ $(LINUX_SRC)/.stamp: $(LINUX_SRC_TAR)
 # The lab targets install what they need first, then build, then boot the
 # lab: each step in its own make so that 'make -j' keeps the order and KDIR
 # is looked up after the packages are there.
-check bench lab demo:
+check check-full bench lab demo:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(JOBS) all
 	@$(MAKE) --no-print-directory lab-run LAB_MODE=$(if $(filter lab,$@),shell,$@)
 
 lab-run:

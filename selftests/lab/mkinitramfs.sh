@@ -3,32 +3,33 @@
 #
 # Build the lab VM's initramfs (cpio newc, gzip): busybox, the kvm modules
 # and their dependencies, veth, lm.ko, iproute2's ip with its libraries,
-# the programs, tests and benchmarks from the build directory, and /init.
+# the programs, every test and benchmark from the build directory, and
+# /init. Which tests a lab VM runs is its plan (plan.sh), which run.sh
+# appends to this image: tests call each other (migrate_workloads_test.sh
+# runs migrate_quick_test.sh), so all of them are always there.
 #
-# Usage: mkinitramfs.sh -k KVER -b BUILD -m LM_KO -o OUT [-t "TEST..."]
+# Usage: mkinitramfs.sh -k KVER -b BUILD -m LM_KO -o OUT
 #   -k  release of the lab kernel (its /lib/modules/KVER is used)
 #   -b  build directory holding bin/, tests/ and bench/
 #   -m  lm.ko to install as /lib/lm/lm.ko
 #   -o  initramfs to write
-#   -t  only install these tests (names as in BUILD/tests); default: all
 #
 # LAB_MODULES (environment) adds kernel modules loaded at boot, by name.
 set -euo pipefail
 
 lab=$(cd "$(dirname "$0")" && pwd)
-kver= build= lm_ko= out= tests=
-while getopts k:b:m:o:t: opt; do
+kver= build= lm_ko= out=
+while getopts k:b:m:o: opt; do
 	case $opt in
 	k) kver=$OPTARG ;;
 	b) build=$OPTARG ;;
 	m) lm_ko=$OPTARG ;;
 	o) out=$OPTARG ;;
-	t) tests=$OPTARG ;;
 	*) exit 2 ;;
 	esac
 done
 if [[ -z $kver || -z $build || -z $lm_ko || -z $out ]]; then
-	echo "usage: $0 -k KVER -b BUILD -m LM_KO -o OUT [-t TESTS]" >&2
+	echo "usage: $0 -k KVER -b BUILD -m LM_KO -o OUT" >&2
 	exit 2
 fi
 
@@ -174,17 +175,7 @@ copy_dir() {
 }
 copy_dir "$build/bin" usr/bin
 copy_dir "$build/bench" bench
-if [[ -n $tests ]]; then
-	for t in $tests; do
-		t=${t##*/}
-		t=${t%.c}
-		[[ -f $build/tests/$t || ! -f $build/tests/$t.sh ]] || t=$t.sh
-		[[ -f $build/tests/$t ]] || die "test $t not found in $build/tests"
-		copy_program "$build/tests/$t" "$root/tests/$t"
-	done
-else
-	copy_dir "$build/tests" tests
-fi
+copy_dir "$build/tests" tests
 
 install -m 0755 "$lab/init" "$root/init"
 install -m 0755 "$lab/demo.sh" "$root/usr/bin/lm-demo.sh"
