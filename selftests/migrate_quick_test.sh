@@ -24,7 +24,11 @@
 #     the limit, and the migration is exact;
 #  7. (live only) a guest dirtying memory as fast as it can reaches
 #     --max-rounds; with --auto-converge it is throttled and converges in
-#     fewer rounds; both migrations are exact.
+#     fewer rounds; both migrations are exact;
+#  8. lmctl migrate is killed (SIGKILL) with the source paused: before
+#     COMMIT, its guardian resumes the source, intact, and detaches it;
+#     once COMMIT is sent (the destination is in its hand-over), the
+#     source stays paused and the destination runs the VM: one host only.
 #
 # Output is TAP. Environment: MIGRATE_MODE (quick, the default, or live:
 # migrate_live_test.sh runs this script so); for section 1, MIGRATE_MEM
@@ -341,7 +345,8 @@ if [ "$MODE" = quick ]; then
 	start_receive dst5 --pid $dst_pid \
 		--handover "echo \$LM_ROLE > $WORK/handover.dst; false" || exit 1
 	in_src lmctl migrate --pid $src_pid --control "$WORK/src5.sock" \
-		--to $DST_ADDR:$PORT --handover "echo \$LM_ROLE > $WORK/handover.src" \
+		--to $DST_ADDR:$PORT --mode quick \
+		--handover "echo \$LM_ROLE > $WORK/handover.src" \
 		> "$WORK/migrate.out" 2> "$WORK/migrate.err"
 	status=$?
 	wait_receive
@@ -465,6 +470,110 @@ if [ "$MODE" = live ]; then
 	fi
 	log "rounds: $plain_rounds unthrottled, $rounds with --auto-converge ($(grep -c 'guest throttled' "$WORK/migrate.err") throttle steps)"
 fi
+
+# --- 8. lmctl migrate killed while the source is paused.
+# wait_file FILE: true once FILE exists (30 s at most).
+wait_file() {
+	i=0
+	while [ ! -s "$1" ] && [ $i -lt 300 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
+	[ -s "$1" ]
+}
+# wait_state SOCK STATE: true once the VMM at SOCK is in STATE (15 s at most).
+wait_state() {
+	i=0
+	while [ "$(field state "$(ctl "$1" status)")" != "$2" ] && [ $i -lt 150 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
+	[ "$(field state "$(ctl "$1" status)")" = "$2" ]
+}
+# 8a: before COMMIT. The source's hand-over (after the pause and the
+# state save, before SWITCHOVER) holds the switchover while lmctl dies.
+start_vmm src8 $SRC_NS --mem 64M --workload sweep --rate 10 || exit 1
+src_pid=$vmm_pid
+start_vmm dst8 $DST_NS --mem 64M --incoming || exit 1
+dst_pid=$vmm_pid
+start_receive dst8 --pid $dst_pid || exit 1
+$IP netns exec $SRC_NS lmctl migrate --pid $src_pid \
+	--control "$WORK/src8.sock" --to $DST_ADDR:$PORT --mode $MODE \
+	--handover "echo \$\$ > $WORK/handover8; exec sleep 30" \
+	> "$WORK/migrate.out" 2> "$WORK/migrate.err" &
+mig_pid=$!
+pids="$pids $mig_pid"
+if wait_file "$WORK/handover8"; then
+	pids="$pids $(cat "$WORK/handover8")"
+	s=$(ctl "$WORK/src8.sock" status)
+	check "8a: the source is paused in the switchover" \
+		[ "$(field state "$s")" = paused ]
+	kill -9 $mig_pid
+	wait $mig_pid 2>/dev/null
+	check "8a: lmctl migrate killed: its guardian resumes the source" \
+		wait_state "$WORK/src8.sock" running
+	s1=$(ctl "$WORK/src8.sock" status)
+	sleep 1
+	s2=$(ctl "$WORK/src8.sock" status)
+	check "8a: the guest goes on" increased "$(field pages "$s1")" "$(field pages "$s2")"
+	verify=$(ctl "$WORK/src8.sock" verify)
+	log "source verify: $verify"
+	check "8a: the source's memory is intact" [ "${verify%% *}" = ok ]
+	wait_receive
+	recv_status=$?
+	sed 's/^/# migrate: /' "$WORK/migrate.err"
+	sed 's/^/# receive: /' "$WORK/recv.err"
+	check "8a: the guardian says so" grep -q "runs here again" "$WORK/migrate.err"
+	check "8a: lmctl receive fails" [ $recv_status -eq 1 ]
+	check "8a: the destination never ran" \
+		[ "$(field state "$(ctl "$WORK/dst8.sock" status)")" != running ]
+	check "8a: the source VM is detached" \
+		sh -c "! lmctl list | grep -q 'pid $src_pid,'"
+	kill "$(cat "$WORK/handover8")" 2>/dev/null
+else
+	not_ok "8a: the source's hand-over did not start"
+	sed 's/^/# migrate: /' "$WORK/migrate.err"
+fi
+stop_vmm src8
+stop_vmm dst8
+wait $src_pid $dst_pid 2>/dev/null
+
+# 8b: after COMMIT. The destination's hand-over (after it has every page
+# and the state, before it resumes the VM) holds the commit while the
+# source's lmctl dies: the destination takes the VM over.
+start_vmm src9 $SRC_NS --mem 64M --workload sweep --rate 10 || exit 1
+src_pid=$vmm_pid
+start_vmm dst9 $DST_NS --mem 64M --incoming || exit 1
+dst_pid=$vmm_pid
+start_receive dst9 --pid $dst_pid \
+	--handover "echo \$\$ > $WORK/handover9; sleep 3" || exit 1
+$IP netns exec $SRC_NS lmctl migrate --pid $src_pid \
+	--control "$WORK/src9.sock" --to $DST_ADDR:$PORT --mode $MODE \
+	> "$WORK/migrate.out" 2> "$WORK/migrate.err" &
+mig_pid=$!
+pids="$pids $mig_pid"
+if wait_file "$WORK/handover9"; then
+	kill -9 $mig_pid
+	wait $mig_pid 2>/dev/null
+	wait_receive
+	sed 's/^/# migrate: /' "$WORK/migrate.err"
+	sed 's/^/# receive: /' "$WORK/recv.err"
+	check "8b: lmctl migrate killed after COMMIT: the destination runs the VM" \
+		wait_state "$WORK/dst9.sock" running
+	sleep 2
+	check "8b: and the source stays paused" \
+		[ "$(field state "$(ctl "$WORK/src9.sock" status)")" = paused ]
+	check "8b: the guardian says why" grep -q "stays paused here" "$WORK/migrate.err"
+	verify=$(ctl "$WORK/dst9.sock" verify)
+	check "8b: every page stamp verifies at the destination" [ "${verify%% *}" = ok ]
+else
+	not_ok "8b: the destination's hand-over did not start"
+	sed 's/^/# migrate: /' "$WORK/migrate.err"
+	sed 's/^/# receive: /' "$WORK/recv.err"
+fi
+stop_vmm src9
+stop_vmm dst9
+wait $src_pid $dst_pid 2>/dev/null
 
 echo "1..$n"
 [ $failed -eq 0 ]

@@ -89,14 +89,14 @@ static const struct lmctl_cmd lmctl_cmds[] = {
 	{
 		.name = "migrate",
 		.run = lmctl_cmd_migrate,
-		.usage = "--pid PID --control SOCK --to ADDR:PORT [--mode quick|live] [OPTIONS]",
+		.usage = "--pid PID --control SOCK --to ADDR:PORT [--mode live|quick] [OPTIONS]",
 		.summary = "move a running VM to a host where lmctl receive waits",
 		.help = "  --pid PID          the source VMM\n"
 			"  --control SOCK     its control socket\n"
 			"  --to ADDR:PORT     the destination's lmctl receive\n"
-			"  --mode quick|live  quick: pause, then copy everything (default);\n"
-			"                     live: copy while the VM runs, then rounds of\n"
+			"  --mode live|quick  live: copy while the VM runs, then rounds of\n"
 			"                     the pages it dirtied, then pause for the rest\n"
+			"                     (default); quick: pause, then copy everything\n"
 			"  --max-downtime T   live: pause once what is left would take less\n"
 			"                     than T at the measured bandwidth (300ms)\n"
 			"  --max-rounds N     live: pause after N dirty rounds anyway (30)\n"

@@ -10,7 +10,8 @@
  *
  * On failure the VM is resumed here, unless COMMIT was sent and the
  * destination did not say it refused: then it may already run there, and
- * the VM stays paused for the operator to decide.
+ * the VM stays paused for the operator to decide. Should lmctl die, its
+ * guardian (guardian.c) does the same.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include <linux/lm.h>
 #include <linux/lm_wire.h>
 
+#include "guardian.h"
 #include "xfer.h"
 
 static const char *const send_methods[] = {
@@ -151,12 +153,6 @@ static int wait_converging(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
 	}
 }
 
-/* May the source VM run again after @st failed? */
-static bool may_resume(const struct lm_xfer_status *st)
-{
-	return st->failed_phase < LM_PHASE_COMMIT || st->err == ECONNABORTED;
-}
-
 static void report(struct lmctl *ctx, const struct lm_xfer_status *st,
 		   uint64_t downtime_ns, uint64_t total_ns)
 {
@@ -200,7 +196,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		{ }
 	};
 	const char *control = NULL, *to = NULL, *handover = NULL;
-	uint32_t pid = 0, mode = LM_WIRE_MODE_QUICK, method = 0;
+	uint32_t pid = 0, mode = LM_WIRE_MODE_LIVE, method = 0;
 	struct lm_migrate_opts opts = { 0 };
 	uint64_t t_start, t_pause = 0;
 	char state_path[] = "/tmp/lm-state-tx-XXXXXX";
@@ -211,6 +207,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	struct lm_nl *nl, *ev = NULL;
 	struct lm_xfer_status st;
 	struct vmm_ctl ctl = { .fd = -1 };
+	struct guardian guard = { .fd = -1 };
 	struct xfer_addr addr;
 	uint32_t id;
 
@@ -301,6 +298,8 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		goto out;
 	if (xfer_attach(ctx, pid, &id, &attached))
 		goto out;
+	if (guardian_start(&guard, control, id, attached))
+		goto out;
 
 	t_start = xfer_now_ns();
 	opts.mode = mode;
@@ -337,6 +336,8 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		lmctl_err("cannot create a state file: %s", strerror(errno));
 		goto out_cancel;
 	}
+	if (guardian_pausing(&guard))
+		goto out_cancel;
 	t_pause = xfer_now_ns();
 	if (vmm_ctl_run(&ctl, "pause"))
 		goto out_cancel;
@@ -369,7 +370,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	lmctl_err("migration to %s failed in phase %s: %s (%s)", addr.text,
 		  xfer_phase_name(st.failed_phase), st.message,
 		  xfer_reason_name(st.reason));
-	if (!may_resume(&st)) {
+	if (!xfer_may_resume(&st)) {
 		lmctl_err("COMMIT was sent and the destination did not refuse it: it may run the VM; the VM stays paused here");
 		paused = false;
 	}
@@ -379,7 +380,7 @@ out_cancel:
 	lm_nl_cancel(nl, id);
 	/* The transfer may have gone too far to give the VM back. */
 	if (paused && !xfer_wait(ctx, NULL, id, 0, 10000, false, &st) &&
-	    (st.phase == LM_PHASE_DONE || !may_resume(&st))) {
+	    (st.phase == LM_PHASE_DONE || !xfer_may_resume(&st))) {
 		lmctl_err("the destination may run the VM: it stays paused here");
 		paused = false;
 	}
@@ -389,6 +390,7 @@ out:
 		vmm_ctl_run(&ctl, "throttle 0");
 	if (paused && !vmm_ctl_run(&ctl, "resume"))
 		lmctl_err("the VM runs here again");
+	guardian_release(&guard);
 	if (state_fd >= 0) {
 		close(state_fd);
 		unlink(state_path);

@@ -348,6 +348,11 @@ int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
 	return 0;
 }
 
+bool xfer_may_resume(const struct lm_xfer_status *st)
+{
+	return st->failed_phase < LM_PHASE_COMMIT || st->err == ECONNABORTED;
+}
+
 void xfer_json_status(struct json *j, const struct lm_xfer_status *st)
 {
 	json_u64(j, "vm", st->vm_id);

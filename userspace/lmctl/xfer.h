@@ -68,6 +68,13 @@ void xfer_catch_signals(void);
  */
 int xfer_handover(const char *cmd, const char *role, uint32_t id);
 
+/*
+ * May the source VM run again after its transfer ended as @st (FAILED)?
+ * Not once COMMIT was sent, unless the destination refused it: it may
+ * then run the VM.
+ */
+bool xfer_may_resume(const struct lm_xfer_status *st);
+
 const char *xfer_phase_name(uint32_t phase);
 const char *xfer_reason_name(uint32_t reason);
 uint64_t xfer_now_ns(void);
