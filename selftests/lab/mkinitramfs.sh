@@ -177,6 +177,28 @@ copy_dir "$build/bin" usr/bin
 copy_dir "$build/bench" bench
 copy_dir "$build/tests" tests
 
+# --- QEMU, for the tests that run an unmodified QEMU VM with nested KVM:
+# Debian's binary with its libraries, the firmware a pc machine booting with
+# -kernel loads (where Debian's QEMU looks: its own directory, then
+# SeaBIOS's), and lm-guest, the guest those tests boot.
+qemu_bin=$(command -v qemu-system-x86_64 || true)
+if [[ -n $qemu_bin && -f $build/guest/lm-guest.elf ]]; then
+	add_dynamic "$qemu_bin" /usr/bin/qemu-system-x86_64
+	for fw in bios-256k.bin multiboot_dma.bin linuxboot_dma.bin pvh.bin \
+		  kvmvapic.bin; do
+		for dir in /usr/share/qemu /usr/share/seabios; do
+			[[ -e $dir/$fw ]] || continue
+			mkdir -p "$root$dir"
+			cp -L "$dir/$fw" "$root$dir/$fw"
+			break
+		done
+		[[ -n $(find "$root/usr/share" -name "$fw") ]] ||
+			die "QEMU firmware $fw not found"
+	done
+	mkdir -p "$root/lib/lab/guest"
+	cp "$build/guest/lm-guest.elf" "$root/lib/lab/guest/"
+fi
+
 install -m 0755 "$lab/init" "$root/init"
 install -m 0755 "$lab/demo.sh" "$root/usr/bin/lm-demo.sh"
 # The two network namespaces of the migration tests and the demo.

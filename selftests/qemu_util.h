@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers of the tests that run an unmodified QEMU (Debian's
+ * qemu-system-x86_64, copied into the lab VM) with nested KVM: start it
+ * with lm-guest.elf (selftests/guest/) and its RAM in a shared file that
+ * the test maps, speak QMP to it, and take its KVM VM file for lm.
+ *
+ * QMP here is the least a test needs: one command at a time, its reply
+ * recognised by "return" or "error" on the line (QEMU writes one JSON
+ * object a line; events are skipped). lmctl's own QMP client is another
+ * matter.
+ *
+ * Include after kselftest_harness.h.
+ */
+#ifndef QEMU_UTIL_H
+#define QEMU_UTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest/lm_guest_abi.h"
+
+#define QEMU_BIN	"qemu-system-x86_64"
+#define QEMU_GUEST	"/lib/lab/guest/lm-guest.elf"
+
+struct qemu {
+	pid_t pid;
+	int qmp;			/* connected QMP socket, or -1 */
+	void *ram;			/* the RAM backend, mapped shared */
+	size_t ram_size;
+	char dir[64];			/* its files: ram, qmp.sock, serial */
+	char reply[8192];		/* the last QMP reply line */
+};
+
+static inline double qemu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline bool qemu_available(void)
+{
+	return !access(QEMU_GUEST, R_OK) && !system("command -v " QEMU_BIN " > /dev/null");
+}
+
+/* The TSC rate of this (lab) machine, which a KVM guest's TSC keeps. */
+static inline unsigned long qemu_tsc_khz(void)
+{
+	char line[256];
+	double mhz = 0;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "cpu MHz : %lf", &mhz) == 1)
+			break;
+	fclose(f);
+	return (unsigned long)(mhz * 1000);
+}
+
+/* Read one line from QMP into q->reply; 0, or -1 on error or 10 s passing. */
+static inline int qmp_read_line(struct qemu *q)
+{
+	size_t got = 0;
+	struct pollfd pfd = { q->qmp, POLLIN, 0 };
+
+	while (got < sizeof(q->reply) - 1) {
+		if (poll(&pfd, 1, 10000) != 1 ||
+		    read(q->qmp, q->reply + got, 1) != 1)
+			return -1;
+		if (q->reply[got] == '\n')
+			break;
+		got++;
+	}
+	q->reply[got] = '\0';
+	return 0;
+}
+
+/* Run one QMP command (JSON text); 0 if it returned, -1 on error. */
+static inline int qmp(struct qemu *q, const char *cmd)
+{
+	size_t len = strlen(cmd);
+
+	if (write(q->qmp, cmd, len) != (ssize_t)len || write(q->qmp, "\n", 1) != 1)
+		return -1;
+	for (;;) {
+		if (qmp_read_line(q))
+			return -1;
+		if (strstr(q->reply, "\"return\""))
+			return 0;
+		if (strstr(q->reply, "\"error\""))
+			return -1;
+	}
+}
+
+/* The "status" of query-status, e.g. "running", "paused", or "". */
+static inline const char *qemu_status(struct qemu *q, char *buf, size_t size)
+{
+	const char *p;
+
+	buf[0] = '\0';
+	if (qmp(q, "{\"execute\": \"query-status\"}"))
+		return buf;
+	p = strstr(q->reply, "\"status\": \"");
+	if (p && sscanf(p + 11, "%63[a-z-]", buf) != 1)
+		buf[0] = '\0';
+	(void)size;
+	return buf;
+}
+
+/*
+ * Start QEMU: a pc machine with @mem_mib MiB of RAM in a shared file,
+ * nested KVM, lm-guest writing @rate_mib MiB/s, QMP on a Unix socket.
+ * Returns 0 once QMP answers and the guest has started writing.
+ */
+static inline int qemu_start(struct qemu *q, unsigned int mem_mib,
+			     unsigned int rate_mib)
+{
+	char ram[128], sock[128], serial[128], mem[64], append[96], object[256];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	volatile struct lm_guest_info *info;
+	double deadline;
+	int fd;
+
+	memset(q, 0, sizeof(*q));
+	q->qmp = -1;
+	q->pid = -1;
+	strcpy(q->dir, "/dev/shm/lmqemu.XXXXXX");
+	if (!mkdtemp(q->dir))
+		return -1;
+	snprintf(ram, sizeof(ram), "%s/ram", q->dir);
+	snprintf(sock, sizeof(sock), "unix:%s/qmp.sock,server=on,wait=off", q->dir);
+	snprintf(serial, sizeof(serial), "file:%s/serial", q->dir);
+	snprintf(mem, sizeof(mem), "%uM", mem_mib);
+	snprintf(append, sizeof(append), "rate=%u tsc_khz=%lu", rate_mib,
+		 qemu_tsc_khz());
+	snprintf(object, sizeof(object),
+		 "memory-backend-file,id=ram,size=%uM,mem-path=%s,share=on",
+		 mem_mib, ram);
+
+	q->pid = fork();
+	if (q->pid < 0)
+		return -1;
+	if (!q->pid) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, STDIN_FILENO);
+		execlp(QEMU_BIN, QEMU_BIN, "-accel", "kvm", "-machine",
+		       "pc,memory-backend=ram", "-m", mem, "-object", object,
+		       "-nodefaults", "-display", "none", "-no-user-config",
+		       "-serial", serial, "-qmp", sock, "-kernel", QEMU_GUEST,
+		       "-append", append, (char *)NULL);
+		_exit(127);
+	}
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/qmp.sock", q->dir);
+	deadline = qemu_now() + 30;
+	while (qemu_now() < deadline) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && !connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+			q->qmp = fd;
+			break;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (waitpid(q->pid, NULL, WNOHANG) == q->pid) {
+			q->pid = -1;
+			return -1;
+		}
+		usleep(50000);
+	}
+	if (q->qmp < 0 || qmp_read_line(q) ||
+	    qmp(q, "{\"execute\": \"qmp_capabilities\"}"))
+		return -1;
+
+	fd = open(ram, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	q->ram_size = (size_t)mem_mib << 20;
+	q->ram = mmap(NULL, q->ram_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (q->ram == MAP_FAILED) {
+		q->ram = NULL;
+		return -1;
+	}
+	info = (void *)((char *)q->ram + LM_GUEST_INFO_GPA);
+	while (qemu_now() < deadline) {
+		if (info->magic == LM_GUEST_MAGIC && info->pages_written)
+			return 0;
+		usleep(50000);
+	}
+	return -1;
+}
+
+static inline const volatile struct lm_guest_info *qemu_guest(struct qemu *q)
+{
+	return (void *)((char *)q->ram + LM_GUEST_INFO_GPA);
+}
+
+/* QEMU's serial output (lm-guest's lines), for a test's log. */
+static inline void qemu_print_serial(struct qemu *q)
+{
+	char path[128], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/serial", q->dir);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		printf("# guest: %s", line);
+	fclose(f);
+}
+
+/* The KVM VM file of QEMU, taken with pidfd_getfd(); -1 if none. */
+static inline int qemu_vm_fd(struct qemu *q)
+{
+	char dir[64], path[320], target[64];
+	struct dirent *de;
+	int pidfd, fd = -1;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", q->pid);
+	d = opendir(dir);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (!strcmp(target, "anon_inode:kvm-vm")) {
+			fd = atoi(de->d_name);
+			break;
+		}
+	}
+	closedir(d);
+	if (fd < 0)
+		return -1;
+	pidfd = syscall(SYS_pidfd_open, q->pid, 0);
+	if (pidfd < 0)
+		return -1;
+	fd = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	close(pidfd);
+	return fd;
+}
+
+static inline void qemu_stop(struct qemu *q)
+{
+	char path[128];
+
+	if (q->qmp >= 0) {
+		qmp(q, "{\"execute\": \"quit\"}");
+		close(q->qmp);
+		q->qmp = -1;
+	}
+	if (q->pid > 0) {
+		double deadline = qemu_now() + 10;
+
+		while (waitpid(q->pid, NULL, WNOHANG) != q->pid) {
+			if (qemu_now() > deadline) {
+				kill(q->pid, SIGKILL);
+				waitpid(q->pid, NULL, 0);
+				break;
+			}
+			usleep(20000);
+		}
+		q->pid = -1;
+	}
+	if (q->ram)
+		munmap(q->ram, q->ram_size);
+	q->ram = NULL;
+	if (q->dir[0]) {
+		const char *files[] = { "ram", "qmp.sock", "serial" };
+
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			snprintf(path, sizeof(path), "%s/%s", q->dir, files[i]);
+			unlink(path);
+		}
+		rmdir(q->dir);
+		q->dir[0] = '\0';
+	}
+}
+
+#endif /* QEMU_UTIL_H */
