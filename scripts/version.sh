@@ -28,21 +28,26 @@ if [ "${1:-}" != --check ]; then
 fi
 
 bad=0
-# check FILE VALUE: VALUE is what FILE says the version is.
+# check FILE SED: the version FILE gives (SED prints it) must be ours.
 check() {
-	if [ "$2" != "$version" ]; then
-		echo "version.sh: $1 says '$2', kmod/version.h says '$version'" >&2
+	if [ ! -f "$top/$1" ]; then
+		echo "version.sh: $1 is missing" >&2
+		bad=1
+		return
+	fi
+	found=$(sed -n "$2" "$top/$1")
+	if [ "$found" != "$version" ]; then
+		echo "version.sh: $1 says '$found', kmod/version.h says '$version'" >&2
 		bad=1
 	fi
 }
 
-check dkms.conf "$(sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$top/dkms.conf")"
+check dkms.conf 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p'
 # The first line of debian/changelog: "lm (VERSION) DIST; urgency=...".
 # The package is native: its version is the module's, with no revision.
-check debian/changelog "$(sed -n '1s/^lm (\([^)]*\)).*/\1/p' "$top/debian/changelog")"
-for man in Documentation/lmctl.8 Documentation/lmvm.1; do
-	check "$man" "$(sed -n 's/^\.TH .* "lm \([^"]*\)".*/\1/p' "$top/$man")"
-done
+check debian/changelog '1s/^lm (\([^)]*\)).*/\1/p'
+check Documentation/lmctl.8 's/^\.TH .* "lm \([^"]*\)".*/\1/p'
+check Documentation/lmvm.1 's/^\.TH .* "lm \([^"]*\)".*/\1/p'
 
 [ "$bad" -eq 0 ] && echo "$version"
 exit "$bad"
