@@ -51,10 +51,10 @@ dkms_loaded() {
 # both.
 lmctl_info() {
 	lmctl info > /tmp/packaging-info.out 2> /tmp/packaging-info.err || {
-		cat /tmp/packaging-info.err
+		sed 's/^/# /' /tmp/packaging-info.err
 		return 1
 	}
-	sed 's/^/# /' /tmp/packaging-info.out
+	sed 's/^/# /' /tmp/packaging-info.out /tmp/packaging-info.err
 	grep -qx "module version:  $want" /tmp/packaging-info.out || return 1
 	grep -qx "lmctl version:   $tool" /tmp/packaging-info.out || return 1
 	if [ "$want" = "$tool" ]; then
