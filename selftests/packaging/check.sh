@@ -192,12 +192,12 @@ dkms_ko() {
 	return 1
 }
 
-dkms_installed() {
-	dkms status -m lm -v "$version" -k "$KVER" | grep -q ': installed'
+dkms_added() {
+	dkms status -m lm -v "$version" | grep -q "^lm/$version"
 }
 
-dkms_unbuilt() {
-	dkms unbuild -m lm -v "$version" -k "$KVER" && ! dkms_ko
+dkms_installed() {
+	dkms status -m lm -v "$version" -k "$KVER" | grep -q ': installed'
 }
 
 dkms_ko_is_ours() {
@@ -290,12 +290,14 @@ check "lmctl: linked against the shared libnl, which it depends on" \
 # --- installed: DKMS builds lm.ko for the kernels with headers.
 installed=1
 check "dpkg -i lm-dkms lmctl" dpkg -i "$dkms_deb" "$lmctl_deb"
-check "dkms status: lm/$version installed for $KVER by the package" dkms_installed
-# What an operator runs for a kernel by hand: undo what the package did,
-# then build and install again.
-check "dkms unbuild -k $KVER: lm.ko gone" dkms_unbuilt
+check "dkms status: the package added lm/$version" dkms_added
+# What an operator runs for a kernel by hand. The package's postinst ran
+# the same for the running and the newest kernel, which the lab's usually
+# is: then these find lm built and installed already (building it again
+# would double the time of this script).
 check "dkms build -k $KVER" dkms build -m lm -v "$version" -k "$KVER"
 check "dkms install -k $KVER" dkms install -m lm -v "$version" -k "$KVER"
+check "dkms status: lm/$version installed for $KVER" dkms_installed
 check "lm.ko under /lib/modules/$KVER/updates/dkms" dkms_ko
 check "modinfo: lm.ko is version $version, for $KVER" dkms_ko_is_ours
 check "modprobe lm on $KVER: kvm first (depmod), then updates/dkms/lm.ko" modprobe_plan
