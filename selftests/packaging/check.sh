@@ -166,7 +166,7 @@ dkms_deb_has_source() {
 }
 
 dkms_deb_only_source() {
-	same "" "$(contents "$dkms_deb" |
+	[ -f "$dkms_deb" ] && same "" "$(contents "$dkms_deb" |
 		   grep -v -E "^(usr/src/lm-$version/(Kbuild|dkms\.conf|(kmod|uapi)/.*\.[ch])|usr/share/doc/lm-dkms/.*)$")"
 }
 
