@@ -139,8 +139,11 @@ install-module: module
 	install -D -m 0644 lm.ko $(DESTDIR)$(MODDIR)/lm.ko
 	$(DEPMOD)
 
+# include/linux and the kernel's updates/ go too when lm's were their last files.
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@for d in $(DESTDIR)$(INCLUDEDIR)/linux $(DESTDIR)$(MODDIR); do \
+		[ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d; done
 	$(DEPMOD)
 
 # For 'dkms install lm/VERSION' from a checkout: 'dkms add .' would copy
