@@ -132,9 +132,10 @@ install-headers:
 	install -D -m 0644 uapi/linux/lm_wire.h $(DESTDIR)$(INCLUDEDIR)/linux/lm_wire.h
 
 # lm.ko goes to the kernel it was built for: KVER must be the release of
-# KDIR, which a module built for another kernel does not match.
+# KDIR, which a module built for another kernel does not match. (modinfo
+# is in /usr/sbin, which a user's PATH may lack for a DESTDIR install.)
 install-module: module
-	@built=$$(modinfo -F vermagic lm.ko | cut -d' ' -f1); \
+	@built=$$(PATH=$$PATH:/usr/sbin:/sbin modinfo -F vermagic lm.ko | cut -d' ' -f1); \
 	test "$$built" = "$(KVER)" || { echo "lm.ko is built for '$$built', not KVER=$(KVER)" >&2; exit 1; }
 	install -D -m 0644 lm.ko $(DESTDIR)$(MODDIR)/lm.ko
 	$(DEPMOD)
