@@ -30,8 +30,9 @@ bail() { echo "Bail out! $*"; exit 1; }
 [ "$(id -u)" -eq 0 ] || bail "needs root: it installs and removes packages"
 
 # --- what the checks need, installed first (apt only when one is missing).
-"$lab/deps.sh" 2>&1 | sed 's/^/# /'
-[ "${PIPESTATUS[0]}" -eq 0 ] || bail "selftests/lab/deps.sh failed"
+if ! "$lab/deps.sh" 2>&1 | sed 's/^/# /'; then
+	bail "selftests/lab/deps.sh failed"
+fi
 missing=
 for pkg in $TOOLS; do
 	status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
@@ -41,10 +42,11 @@ if [ -n "$missing" ]; then
 	echo "# installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
 	# shellcheck disable=SC2086 # one word per package
-	{ apt-get update -q &&
-	  apt-get install -y -q --no-install-recommends $missing; } 2>&1 |
-		sed 's/^/# /'
-	[ "${PIPESTATUS[0]}" -eq 0 ] || bail "cannot install:$missing"
+	if ! { apt-get update -q &&
+	       apt-get install -y -q --no-install-recommends $missing; } 2>&1 |
+		sed 's/^/# /'; then
+		bail "cannot install:$missing"
+	fi
 fi
 
 # Purging an operator's lm would be a surprise: refuse instead.
