@@ -10,10 +10,14 @@
 #   make bench        run every benchmark in the lab VM
 #   make checkpatch   kernel coding style of kmod/ and uapi/
 #   make deps         install the Debian packages all of this needs
+#   make install      lm.ko, lmctl, its man page and the uapi headers
+#   make uninstall    remove exactly what 'make install' installed
+#   make install-dkms the module's source, for DKMS, in /usr/src/lm-VERSION
+#   make check-packaging  build, lint, install and remove the Debian packages
 #
 # The module is built against the lab kernel's headers (KDIR, found under
 # /usr/src; never the running kernel's), userspace into build/. See
-# Documentation/development.rst.
+# Documentation/development.rst and, for installing, Documentation/install.rst.
 
 LAB		:= $(CURDIR)/selftests/lab
 BUILD		:= $(CURDIR)/build
@@ -44,7 +48,9 @@ SUBMAKE		= $(MAKE) --no-print-directory BUILD=$(BUILD) KSFT_INC=$(KSFT_INC)
 # Builds run in parallel unless the caller chose a -j of their own.
 JOBS		:= $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 
-.PHONY: all module userspace check check-full bench lab demo lab-run checkpatch deps clean
+.PHONY: all module userspace check check-full bench lab demo lab-run checkpatch deps clean \
+	lmctl install install-lmctl install-headers install-module uninstall \
+	install-dkms uninstall-dkms check-packaging
 
 all: module userspace
 
@@ -91,3 +97,77 @@ checkpatch: $(LINUX_SRC)/.stamp
 clean:
 	@if [ -d "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
 	rm -rf $(BUILD)
+
+# --- Installing. kmod/version.h holds the one version (scripts/version.sh).
+VERSION		= $(shell $(CURDIR)/scripts/version.sh)
+PREFIX		?= /usr/local
+SBINDIR		?= $(PREFIX)/sbin
+MANDIR		?= $(PREFIX)/share/man
+INCLUDEDIR	?= $(PREFIX)/include
+# Where modules not shipped with the kernel go; depmod ranks it above the
+# kernel's own directory.
+MODDIR		= /lib/modules/$(KVER)/updates
+DKMS_SRCDIR	= /usr/src/lm-$(VERSION)
+# What DKMS needs to build the module, no more (not the objects of an
+# in-tree build, nor this Makefile, which the lab needs).
+DKMS_FILES	:= Kbuild dkms.conf $(shell cd $(CURDIR) && find kmod uapi -name '*.[ch]' | LC_ALL=C sort)
+
+INSTALLED	= $(SBINDIR)/lmctl $(MANDIR)/man8/lmctl.8 \
+		  $(INCLUDEDIR)/linux/lm.h $(INCLUDEDIR)/linux/lm_wire.h \
+		  $(MODDIR)/lm.ko
+
+# Running depmod in a staging directory (DESTDIR) would index the wrong tree.
+DEPMOD		= $(if $(DESTDIR),,depmod -a $(KVER))
+
+lmctl:
+	@$(SUBMAKE) -C userspace/lmctl
+
+install: install-lmctl install-headers install-module
+
+install-lmctl: lmctl
+	install -D -m 0755 $(BUILD)/bin/lmctl $(DESTDIR)$(SBINDIR)/lmctl
+	install -D -m 0644 Documentation/lmctl.8 $(DESTDIR)$(MANDIR)/man8/lmctl.8
+
+install-headers:
+	install -D -m 0644 uapi/linux/lm.h $(DESTDIR)$(INCLUDEDIR)/linux/lm.h
+	install -D -m 0644 uapi/linux/lm_wire.h $(DESTDIR)$(INCLUDEDIR)/linux/lm_wire.h
+
+# lm.ko goes to the kernel it was built for: KVER must be the release of
+# KDIR, which a module built for another kernel does not match. (modinfo
+# is in /usr/sbin, which a user's PATH may lack for a DESTDIR install.)
+install-module: module
+	@built=$$(PATH=$$PATH:/usr/sbin:/sbin modinfo -F vermagic lm.ko | cut -d' ' -f1); \
+	test "$$built" = "$(KVER)" || { echo "lm.ko is built for '$$built', not KVER=$(KVER)" >&2; exit 1; }
+	install -D -m 0644 lm.ko $(DESTDIR)$(MODDIR)/lm.ko
+	$(DEPMOD)
+
+# include/linux and the kernel's updates/ go too when lm's were their last files.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@for d in $(DESTDIR)$(INCLUDEDIR)/linux $(DESTDIR)$(MODDIR); do \
+		[ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d; done
+	$(DEPMOD)
+
+# For 'dkms install lm/VERSION' from a checkout: 'dkms add .' would copy
+# the whole tree, build/ and objects included.
+install-dkms:
+	@$(CURDIR)/scripts/version.sh --check >/dev/null
+	@set -e; for f in $(DKMS_FILES); do \
+		echo "install $$f $(DESTDIR)$(DKMS_SRCDIR)/$$f"; \
+		install -D -m 0644 $$f $(DESTDIR)$(DKMS_SRCDIR)/$$f; \
+	done
+
+# DKMS first forgets the module (and removes what it built and installed),
+# then its source goes.
+uninstall-dkms:
+	@if [ -z "$(DESTDIR)" ] && command -v dkms >/dev/null && \
+	    [ -n "$$(dkms status -m lm -v $(VERSION))" ]; then \
+		echo "dkms remove -m lm -v $(VERSION) --all"; \
+		dkms remove -m lm -v $(VERSION) --all; \
+	fi
+	rm -f $(addprefix $(DESTDIR)$(DKMS_SRCDIR)/,$(DKMS_FILES))
+	@if [ -d $(DESTDIR)$(DKMS_SRCDIR) ]; then \
+		find $(DESTDIR)$(DKMS_SRCDIR) -depth -type d -empty -delete; fi
+
+check-packaging:
+	@$(CURDIR)/selftests/packaging/check.sh

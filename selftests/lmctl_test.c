@@ -242,7 +242,7 @@ TEST_F(lmctl, info)
 {
 	struct lm_info info;
 	struct lm_nl *nl;
-	char want[160];
+	char want[256];
 
 	ASSERT_EQ(0, lm_nl_open(&nl));
 	ASSERT_EQ(0, lm_nl_get_info(nl, &info));
@@ -252,6 +252,11 @@ TEST_F(lmctl, info)
 	snprintf(want, sizeof(want), "module version:  %s\n",
 		 info.module_version);
 	ASSERT_HAS(self->r.out, want);
+	/* Built from one tree: one version, so no warning about them. */
+	snprintf(want, sizeof(want), "lmctl version:   %s\n",
+		 info.module_version);
+	ASSERT_HAS(self->r.out, want);
+	ASSERT_STREQ("", self->r.err);
 	snprintf(want, sizeof(want), "kernel release:  %s\n",
 		 info.kernel_release);
 	ASSERT_HAS(self->r.out, want);
@@ -265,8 +270,9 @@ TEST_F(lmctl, info)
 	ASSERT_EQ(0, strncmp(want, self->r.out, strlen(want))) {
 		TH_LOG("want %s... got %s", want, self->r.out);
 	}
-	snprintf(want, sizeof(want), ",\"kernel_release\":\"%s\"}\n",
-		 info.kernel_release);
+	snprintf(want, sizeof(want),
+		 ",\"lmctl_version\":\"%s\",\"kernel_release\":\"%s\"}\n",
+		 info.module_version, info.kernel_release);
 	ASSERT_HAS(self->r.out, want);
 }
 

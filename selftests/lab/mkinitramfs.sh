@@ -150,6 +150,23 @@ for f in modules.builtin modules.builtin.modinfo modules.order; do
 	[[ -f $moddir/$f ]] && cp "$moddir/$f" "$root$moddir/$f"
 done
 
+# --- lm.ko as DKMS built it on this machine (the lm-dkms package), when
+# it did: at its place, updates/dkms, with its modules.dep line, so that
+# selftests/packaging_test.sh can 'modprobe lm' it. It is not loaded at
+# boot: the tests run against LM_KO.
+for dkms_ko in "$moddir"/updates/dkms/lm.ko*; do
+	[[ -f $dkms_ko ]] || continue
+	mod=${dkms_ko#"$moddir"/}
+	dkms_deps=
+	for dep in ${dep_of[$mod]:-}; do
+		[[ -n ${seen[$dep]:-} ]] || die "$mod needs $dep, which is not in the initramfs"
+		dkms_deps="$dkms_deps $(uncompressed "$dep")"
+	done
+	install_module "$mod"
+	echo "$(uncompressed "$mod"):$dkms_deps" >> "$root$moddir/modules.dep"
+	break
+done
+
 # --- lm, the programs, tests and benchmarks.
 strip --strip-debug -o "$root/lib/lm/lm.ko" "$lm_ko"
 

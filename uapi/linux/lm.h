@@ -6,7 +6,11 @@
  * ===================
  *
  * The module registers the generic netlink family LM_GENL_NAME ("lm"),
- * version LM_GENL_VERSION. The family is usable from every network namespace.
+ * version LM_GENL_VERSION. The version changes only with an incompatible
+ * change of a command or attribute: a tool of another version must not use
+ * the family (lmctl refuses to). New commands and attributes keep it. The
+ * release version (LM_A_INFO_MODULE_VERSION) is not part of the ABI. The
+ * family is usable from every network namespace.
  * Every command that changes state requires CAP_NET_ADMIN in the user
  * namespace owning the caller's network namespace (GENL_ADMIN_PERM); so do
  * the commands that reveal another process's address space (LM_CMD_LIST).

@@ -2,6 +2,7 @@
 /* lmctl info: what the loaded module is and can do. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <linux/lm.h>
 
@@ -45,6 +46,7 @@ static void info_print_json(struct lmctl *ctx, const struct lm_info *info)
 		if (info->features & (1ULL << bit))
 			json_string(j, NULL, lm_feature_name(bit, buf, sizeof(buf)));
 	json_array_end(j);
+	json_string(j, "lmctl_version", LMCTL_VERSION);
 	json_string(j, "kernel_release", info->kernel_release);
 	json_object_end(j);
 }
@@ -54,6 +56,7 @@ static void info_print(const struct lm_info *info)
 	unsigned int bit;
 	char buf[16];
 
+	printf("lmctl version:   %s\n", LMCTL_VERSION);
 	printf("module version:  %s\n", info->module_version);
 	printf("wire protocol:   %" PRIu32 "\n", info->wire_version);
 	printf("features:        0x%" PRIx64, info->features);
@@ -78,6 +81,14 @@ int lmctl_cmd_info(struct lmctl *ctx, int argc, char **argv)
 	ret = lm_nl_get_info(nl, &info);
 	if (ret)
 		return lmctl_fail(ctx, ret, NULL, "get module info");
+
+	/*
+	 * Same netlink ABI (lmctl_nl() checked it), so lmctl works; but
+	 * they were built from different sources, which deserves a word.
+	 */
+	if (strcmp(info.module_version, LMCTL_VERSION))
+		lmctl_err("warning: lmctl is version %s, the loaded lm module version %s",
+			  LMCTL_VERSION, info.module_version);
 
 	if (ctx->json)
 		info_print_json(ctx, &info);

@@ -19,7 +19,9 @@
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 
+#include <netlink/cache.h>
 #include <netlink/genl/ctrl.h>
+#include <netlink/genl/family.h>
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
 
@@ -37,6 +39,7 @@
 struct lm_nl {
 	struct nl_sock *sock;
 	int family;
+	unsigned int family_version;
 
 	/* State of the request in flight, and its outcome. */
 	bool done;
@@ -267,6 +270,8 @@ static int lm_nl_vm_request(struct lm_nl *nl, uint8_t cmd, uint32_t id,
 
 int lm_nl_open(struct lm_nl **nlp)
 {
+	struct genl_family *family;
+	struct nl_cache *cache;
 	int one = 1;
 	struct lm_nl *nl;
 	int ret;
@@ -300,12 +305,24 @@ int lm_nl_open(struct lm_nl **nlp)
 	setsockopt(nl_socket_get_fd(nl->sock), SOL_NETLINK, NETLINK_CAP_ACK,
 		   &one, sizeof(one));
 
-	nl->family = genl_ctrl_resolve(nl->sock, LM_GENL_NAME);
-	if (nl->family < 0) {
-		ret = nl->family == -NLE_OBJ_NOTFOUND ? -ENOENT :
-			lm_nl_errno(nl->family);
+	/*
+	 * genl_ctrl_resolve() gives the id only; the controller's list of
+	 * families has the version too.
+	 */
+	ret = genl_ctrl_alloc_cache(nl->sock, &cache);
+	if (ret) {
+		ret = lm_nl_errno(ret);
 		goto err_free_sock;
 	}
+	family = genl_ctrl_search_by_name(cache, LM_GENL_NAME);
+	nl_cache_free(cache);
+	if (!family) {
+		ret = -ENOENT;
+		goto err_free_sock;
+	}
+	nl->family = genl_family_get_id(family);
+	nl->family_version = genl_family_get_version(family);
+	genl_family_put(family);
 
 	*nlp = nl;
 	return 0;
@@ -323,6 +340,11 @@ void lm_nl_close(struct lm_nl *nl)
 		return;
 	nl_socket_free(nl->sock);
 	free(nl);
+}
+
+unsigned int lm_nl_family_version(const struct lm_nl *nl)
+{
+	return nl->family_version;
 }
 
 const char *lm_nl_extack(const struct lm_nl *nl)

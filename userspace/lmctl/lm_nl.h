@@ -30,6 +30,12 @@ int lm_nl_open(struct lm_nl **nlp);
 void lm_nl_close(struct lm_nl *nl);
 
 /*
+ * The version the module registered the family with (LM_GENL_VERSION of
+ * the module's uapi/linux/lm.h); callers compare it with their own.
+ */
+unsigned int lm_nl_family_version(const struct lm_nl *nl);
+
+/*
  * The kernel's extack of the last failed call: its message ("" if it sent
  * none), and, when it named them, the type of a missing attribute and the
  * offset of the offending attribute in the request (-1 otherwise).

@@ -11,16 +11,15 @@
 
 #include "lmctl.h"
 
-#define LMCTL_VERSION "0.1.0"
-
 static const struct lmctl_cmd lmctl_cmds[] = {
 	{
 		.name = "info",
 		.run = lmctl_cmd_info,
 		.usage = "",
 		.summary = "show the loaded module's version and features",
-		.help = "Print the module version, the migration wire protocol version,\n"
-			"the feature bits and the kernel release the module runs on.\n",
+		.help = "Print lmctl's and the module's versions, the migration wire\n"
+			"protocol version, the feature bits and the kernel release the\n"
+			"module runs on. Warns on stderr when the two versions differ.\n",
 	},
 	{
 		.name = "attach",
@@ -210,6 +209,19 @@ struct lm_nl *lmctl_nl(struct lmctl *ctx)
 	if (ret) {
 		lmctl_err("cannot open a generic netlink socket: %s",
 			  strerror(-ret));
+		return NULL;
+	}
+	/*
+	 * The family's version changes only with an incompatible change of
+	 * its commands or attributes: nothing this lmctl sends would be
+	 * understood as meant.
+	 */
+	if (lm_nl_family_version(ctx->nl) != LM_GENL_VERSION) {
+		lmctl_err("the loaded lm module has netlink ABI version %u, lmctl %s has version %u: install lmctl and lm of one version",
+			  lm_nl_family_version(ctx->nl), LMCTL_VERSION,
+			  LM_GENL_VERSION);
+		lm_nl_close(ctx->nl);
+		ctx->nl = NULL;
 		return NULL;
 	}
 	return ctx->nl;

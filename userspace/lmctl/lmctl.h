@@ -16,6 +16,10 @@
 
 #include "json.h"
 #include "lm_nl.h"
+#include "version.h"	/* kmod/version.h */
+
+/* lmctl and the module are released together, under one version. */
+#define LMCTL_VERSION LM_MODULE_VERSION
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
