@@ -723,6 +723,145 @@ TEST_F(engine, bad_requests)
 	}
 }
 
+/* TCP sockets of the host: allocated (all namespaces), and in use here. */
+struct sockstat {
+	long inuse;
+	long alloc;
+};
+
+static int tcp_sockstat(struct sockstat *ss)
+{
+	FILE *f = fopen("/proc/net/sockstat", "re");
+	char line[256];
+	int found = 0;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "TCP: inuse %ld orphan %*d tw %*d alloc %ld",
+			   &ss->inuse, &ss->alloc) == 2)
+			found = 1;
+	fclose(f);
+	return found ? 0 : -ENOENT;
+}
+
+/* A loopback port nobody uses now: bound, then let go. */
+static uint16_t free_port(void)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t sl = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	uint16_t port = 0;
+
+	if (fd >= 0 && !bind(fd, (struct sockaddr *)&sin, sizeof(sin)) &&
+	    !getsockname(fd, (struct sockaddr *)&sin, &sl))
+		port = ntohs(sin.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* Can a plain socket (no SO_REUSEADDR) bind @port? 0 or -errno. */
+static int port_bindable(uint16_t port)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+#define BUSY_TRIES	50
+
+/*
+ * LISTEN and MIGRATE refused on a VM whose transfer runs (EBUSY) close the
+ * socket they had made: the port they had bound is free again, and the
+ * host's TCP sockets do not grow with the refusals.
+ */
+TEST_F(engine, busy_vm_releases_sockets)
+{
+	struct lm_xfer_status s, d;
+	struct sockstat before, after;
+	uint16_t port, busy_port, got;
+	int i;
+
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
+				   &quick));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
+				LM_PHASE_WAIT_SWITCHOVER, &s));
+	ASSERT_EQ(LM_PHASE_WAIT_SWITCHOVER, s.phase);
+	busy_port = free_port();
+	ASSERT_NE(0, busy_port);
+
+	ASSERT_EQ(0, tcp_sockstat(&before));
+	for (i = 0; i < BUSY_TRIES; i++) {
+		ASSERT_EQ(-EBUSY, lm_nl_listen(self->nl, self->dst.id,
+					       loopback, 4, busy_port,
+					       self->state_out, 0, &got));
+		ASSERT_EQ(-EBUSY, lm_nl_migrate(self->nl, self->src.id,
+						loopback, 4, port, &quick));
+	}
+	ASSERT_EQ(0, tcp_sockstat(&after));
+	TH_LOG("TCP inuse %ld -> %ld, alloc %ld -> %ld after %d refusals of each",
+	       before.inuse, after.inuse, before.alloc, after.alloc,
+	       BUSY_TRIES);
+	EXPECT_GE(before.inuse + 2, after.inuse);
+	EXPECT_GE(before.alloc + 2, after.alloc);
+	EXPECT_EQ(0, port_bindable(busy_port));
+
+	/* The transfers that ran are unharmed; once ended, the port serves. */
+	ASSERT_EQ(0, lm_nl_xfer_status(self->nl, self->src.id, &s));
+	EXPECT_EQ(LM_PHASE_WAIT_SWITCHOVER, s.phase);
+	ASSERT_EQ(0, lm_nl_cancel(self->nl, self->dst.id));
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_FAILED, &d));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4,
+				  busy_port, self->state_out, 0, &got));
+	EXPECT_EQ(busy_port, got);
+	ASSERT_EQ(0, lm_nl_cancel(self->nl, self->dst.id));
+}
+
+/*
+ * DETACH right after LISTEN, again and again: some of these transfer
+ * threads are stopped before they ever ran, and their listening sockets
+ * must be closed all the same.
+ */
+TEST_F(engine, detach_right_after_listen)
+{
+	struct sockstat before, after;
+	uint16_t port = free_port(), got;
+	int i;
+
+	ASSERT_NE(0, port);
+	ASSERT_EQ(0, tcp_sockstat(&before));
+	for (i = 0; i < BUSY_TRIES; i++) {
+		ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4,
+					  port, self->state_out, 0, &got));
+		ASSERT_EQ(0, lm_nl_detach(self->nl, self->dst.id));
+		ASSERT_EQ(0, lm_nl_attach(self->nl, self->dst.fd, 0,
+					  &self->dst.id));
+	}
+	ASSERT_EQ(0, tcp_sockstat(&after));
+	TH_LOG("TCP inuse %ld -> %ld, alloc %ld -> %ld after %d LISTEN+DETACH",
+	       before.inuse, after.inuse, before.alloc, after.alloc,
+	       BUSY_TRIES);
+	EXPECT_GE(before.inuse + 2, after.inuse);
+	EXPECT_GE(before.alloc + 2, after.alloc);
+	EXPECT_EQ(0, port_bindable(port));
+}
+
 /*
  * Unloading lm in the middle of the memory ends both transfers, frees
  * everything (the module's leak check would WARN) and leaves both VMs to

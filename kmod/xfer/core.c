@@ -329,13 +329,22 @@ struct lm_xfer *lm_xfer_alloc(struct lm_vm *vm, struct genl_info *info,
 	return x;
 }
 
-/* Free a transfer whose thread has ended (or never started). */
+/*
+ * Free a transfer whose thread has ended, was cancelled, or never started,
+ * and everything it still holds. The thread releases its sockets and its
+ * state file itself when it ends; but kthread_stop() on a thread that has
+ * not run yet (DETACH right after LISTEN) wakes it only to exit without
+ * calling lm_xfer_*_thread(), and a transfer that failed to start never
+ * had a thread: their sockets, one of them maybe bound and listening,
+ * each with a reference on its network namespace, are closed here.
+ */
 void lm_xfer_free(struct lm_xfer *x)
 {
 	if (x->task) {
 		kthread_stop(x->task);
 		put_task_struct(x->task);
 	}
+	lm_xfer_release_socks(x);
 	if (x->state_file)
 		fput(x->state_file);
 	put_net(x->net);

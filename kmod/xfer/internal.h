@@ -11,8 +11,9 @@
  *
  * Lifetime: vm->xfer (under vm->lock) owns the transfer. It is destroyed
  * when the VM is detached or a new transfer replaces a finished one:
- * destruction cancels, then kthread_stop()s the thread, which always ends
- * by releasing its socket, its files and the VMM's mm.
+ * destruction cancels, then kthread_stop()s the thread, which ends by
+ * releasing its sockets, its files and the VMM's mm; lm_xfer_free() closes
+ * what a thread that never ran (or a transfer that never started) holds.
  */
 #ifndef _LM_XFER_INTERNAL_H
 #define _LM_XFER_INTERNAL_H
