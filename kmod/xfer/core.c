@@ -288,7 +288,7 @@ void lm_xfer_thread_cleanup(struct lm_xfer *x)
 		mmput(x->mm);
 		x->mm = NULL;
 	}
-	bitmap_free(x->covered);
+	kvfree(x->covered);
 	x->covered = NULL;
 	lm_xfer_layout_free(&x->layout);
 	kfree(x->pages);
