@@ -927,6 +927,127 @@ TEST_F(engine, huge_sparse_slot)
 	vm_destroy(&dst);
 }
 
+static int unload_lm(void)
+{
+	int ret = 0, i;
+
+	for (i = 0; i < 50; i++) {
+		ret = syscall(SYS_delete_module, "lm", O_NONBLOCK) ? -errno : 0;
+		if (ret != -EAGAIN && ret != -EBUSY)
+			break;
+		usleep(100000);
+	}
+	return ret;
+}
+
+static int load_lm(void)
+{
+	const char *ko = getenv("LM_KO");
+	int fd = open(ko ? ko : "/lib/lm/lm.ko", O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/*
+ * MSG_ZEROCOPY buffers outlive their transfer, and lm: a destination that
+ * stops reading leaves the source's socket full of page data, which stays
+ * queued after the transfer is cancelled and its socket closed (FIN_WAIT1
+ * behind a closed window). lm is unloaded meanwhile; only then does the
+ * destination read, and TCP frees those buffers and runs their completion,
+ * which must not be in lm's text any more.
+ */
+TEST_F(engine, zerocopy_completion_after_unload)
+{
+	static const struct lm_migrate_opts zc = {
+		.mode = LM_WIRE_MODE_QUICK,
+		.send_method = LM_SEND_ZEROCOPY,
+	};
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t sl = sizeof(sin);
+	struct lm_xfer_status s;
+	struct lm_wire_hello h;
+	struct lm_wire_hdr hdr;
+	struct lm_wire_ack ack;
+	static uint8_t buf[1 << 16];
+	uint64_t bytes = 0, late = 0;
+	int lfd, one = 1, small = 4096, i;
+	struct timeval tv = { .tv_sec = 10 };
+	struct peer p;
+	ssize_t n;
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, lfd);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* A small window, inherited by the accepted socket, fills at once. */
+	ASSERT_EQ(0, setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(0, listen(lfd, 1));
+	ASSERT_EQ(0, getsockname(lfd, (struct sockaddr *)&sin, &sl));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4,
+				   ntohs(sin.sin_port), &zc)) {
+		TH_LOG("%s", lm_nl_extack(self->nl));
+	}
+	memset(&p, 0, sizeof(p));
+	p.fd = accept(lfd, NULL, NULL);
+	ASSERT_LE(0, p.fd);
+	close(lfd);
+	ASSERT_EQ(0, setsockopt(p.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+
+	ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(LM_WIRE_HELLO, le16toh(hdr.type));
+	hello_fill(&h, LM_WIRE_ROLE_DESTINATION);
+	ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_HELLO, &h, sizeof(h)));
+	ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(LM_WIRE_CONFIG, le16toh(hdr.type));
+	ack.type = htole32(LM_WIRE_CONFIG);
+	ack.seq = hdr.seq;
+	ack.reserved = 0;
+	ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_ACK, &ack, sizeof(ack)));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
+				LM_PHASE_WAIT_SWITCHOVER, &s));
+	ASSERT_EQ(0, lm_nl_switchover(self->nl, self->src.id, self->state_in));
+
+	/* Stop reading until the source is stuck with data queued. */
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, lm_nl_xfer_status(self->nl, self->src.id, &s));
+		if (s.pages && s.bytes == bytes)
+			break;
+		bytes = s.bytes;
+		usleep(50000);
+	}
+	log_status(_metadata, "source", &s);
+	ASSERT_EQ(LM_PHASE_STOPCOPY, s.phase);
+	ASSERT_LT(s.pages, vm_pages(&self->src));
+	ASSERT_EQ(0, lm_nl_cancel(self->nl, self->src.id));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+
+	lm_nl_detach(self->nl, self->src.id);
+	lm_nl_detach(self->nl, self->dst.id);
+	lm_nl_close(self->nl);
+	self->nl = NULL;
+	vm_destroy(&self->src);
+	vm_destroy(&self->dst);
+	ASSERT_EQ(0, unload_lm());
+
+	/* Now the zero-copy buffers go: read up to the source's FIN. */
+	while ((n = recv(p.fd, buf, sizeof(buf), 0)) > 0)
+		late += n;
+	TH_LOG("%llu bytes read after lm was unloaded (recv: %zd)",
+	       (unsigned long long)late, n);
+	EXPECT_EQ(0, n);
+	EXPECT_LT(0, late);
+	close(p.fd);
+	ASSERT_EQ(0, load_lm());
+}
+
 /*
  * Unloading lm in the middle of the memory ends both transfers, frees
  * everything (the module's leak check would WARN) and leaves both VMs to
