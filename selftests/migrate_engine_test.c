@@ -927,6 +927,91 @@ TEST_F(engine, huge_sparse_slot)
 	vm_destroy(&dst);
 }
 
+/* OR of the KVM_MEM_* flags of VM @id's memslots, or -errno. */
+static long slot_flags(struct lm_nl *nl, uint32_t id)
+{
+	struct lm_vm_list list;
+	long flags = 0;
+	size_t i;
+	int ret;
+
+	ret = lm_nl_list(nl, true, id, &list);
+	if (!ret && list.nr_vms != 1)
+		ret = -ENOENT;
+	for (i = 0; !ret && i < list.vms[0].nr_memslots; i++)
+		flags |= list.vms[0].memslots[i].flags;
+	lm_vm_list_free(&list);
+	return ret ? ret : flags;
+}
+
+/*
+ * A live migration whose destination vanishes in the pre-copy leaves the
+ * source VM as it found it: dirty tracking stopped, and the memslots'
+ * KVM_MEM_LOG_DIRTY_PAGES, which lm turned on, off again.
+ */
+TEST_F(engine, failed_live_restores_logging)
+{
+	static const struct lm_migrate_opts live = {
+		.mode = LM_WIRE_MODE_LIVE,
+		.max_rounds = 3,
+	};
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t sl = sizeof(sin);
+	static uint8_t buf[1 << 16];
+	struct lm_track_round r;
+	struct lm_xfer_status s;
+	struct lm_wire_hello h;
+	struct lm_wire_hdr hdr;
+	struct lm_wire_ack ack;
+	struct peer p;
+	int lfd, one = 1;
+
+	ASSERT_EQ(0, slot_flags(self->nl, self->src.id));
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, lfd);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(0, listen(lfd, 1));
+	ASSERT_EQ(0, getsockname(lfd, (struct sockaddr *)&sin, &sl));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4,
+				   ntohs(sin.sin_port), &live));
+	memset(&p, 0, sizeof(p));
+	p.fd = accept(lfd, NULL, NULL);
+	ASSERT_LE(0, p.fd);
+	close(lfd);
+	ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(LM_WIRE_HELLO, le16toh(hdr.type));
+	hello_fill(&h, LM_WIRE_ROLE_DESTINATION);
+	h.features |= htole64(LM_WIRE_F_ROUNDS);
+	ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_HELLO, &h, sizeof(h)));
+	ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(LM_WIRE_CONFIG, le16toh(hdr.type));
+	ack.type = htole32(LM_WIRE_CONFIG);
+	ack.seq = hdr.seq;
+	ack.reserved = 0;
+	ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_ACK, &ack, sizeof(ack)));
+
+	/* Round 0 runs: lm logs every slot. Then vanish (an RST). */
+	ASSERT_EQ(0, recv_all(p.fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, lm_nl_xfer_status(self->nl, self->src.id, &s));
+	EXPECT_EQ(LM_PHASE_PRECOPY, s.phase) log_status(_metadata, "source", &s);
+	EXPECT_EQ(KVM_MEM_LOG_DIRTY_PAGES, slot_flags(self->nl, self->src.id));
+	close(p.fd);
+
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+	EXPECT_EQ(LM_PHASE_PRECOPY, s.failed_phase);
+	log_status(_metadata, "source", &s);
+	EXPECT_EQ(-ENOENT, lm_nl_track_sync(self->nl, self->src.id, &r));
+	lm_track_round_free(&r);
+	EXPECT_EQ(0, slot_flags(self->nl, self->src.id));
+	/* And tracking can start afresh. */
+	EXPECT_EQ(0, lm_nl_track_start(self->nl, self->src.id));
+	EXPECT_EQ(0, lm_nl_track_stop(self->nl, self->src.id));
+}
+
 static int unload_lm(void)
 {
 	int ret = 0, i;
