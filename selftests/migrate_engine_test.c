@@ -695,6 +695,36 @@ TEST_F(engine, owner_socket_closed)
 	EXPECT_EQ(LM_WIRE_REASON_CANCELLED, d.reason);
 }
 
+/*
+ * Closing other generic netlink sockets, of lm or not, leaves a transfer
+ * alone; closing its own cancels it, also with a second transfer running.
+ */
+TEST_F(engine, other_sockets_closed)
+{
+	struct lm_xfer_status s, d;
+	struct lm_nl *owner, *other;
+	uint16_t port;
+	int i;
+
+	ASSERT_EQ(0, lm_nl_open(&owner));
+	ASSERT_EQ(0, lm_nl_listen(owner, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->src.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	for (i = 0; i < 20; i++) {
+		ASSERT_EQ(0, lm_nl_open(&other));
+		lm_nl_close(other);
+	}
+	ASSERT_EQ(0, lm_nl_xfer_status(self->nl, self->dst.id, &d));
+	EXPECT_EQ(LM_PHASE_LISTENING, d.phase);
+	lm_nl_close(owner);
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_FAILED, &d));
+	EXPECT_EQ(LM_WIRE_REASON_CANCELLED, d.reason);
+	ASSERT_EQ(0, lm_nl_xfer_status(self->nl, self->src.id, &s));
+	EXPECT_EQ(LM_PHASE_LISTENING, s.phase);
+	ASSERT_EQ(0, lm_nl_cancel(self->nl, self->src.id));
+}
+
 /* Bad requests get an errno and an extack message. */
 TEST_F(engine, bad_requests)
 {

@@ -20,6 +20,7 @@
 
 #include <linux/lm.h>
 #include <linux/lm_wire.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/socket.h>
 #include <linux/spinlock.h>
@@ -77,6 +78,9 @@ struct lm_xfer {
 	struct lm_vm *vm;	/* our reference */
 	struct net *net;	/* our reference; of the requesting socket */
 	u32 portid;		/* netlink socket that started it */
+	/* In the table of transfers by portid (core.c), from its start. */
+	struct hlist_node owner_node;
+	bool owned;
 	u32 role;		/* enum lm_wire_role */
 	u32 mode;		/* enum lm_wire_mode */
 	u32 send_method;	/* enum lm_xfer_send_method */
