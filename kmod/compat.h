@@ -39,8 +39,9 @@ static inline int lm_sock_sendpage(struct socket *sock, struct page *page,
 /*
  * struct msghdr has msg_ubuf (a caller-owned zero-copy completion) since
  * 6.0, before the oldest release lm supports; in 6.7 struct ubuf_info's
- * callback moved into an ops table. The MSG_ZEROCOPY send method is built
- * where the callback is still a plain member.
+ * callback moved into an ops table, and msg_zerocopy_realloc() later took
+ * another argument. The MSG_ZEROCOPY send method is built where both are
+ * as in 6.1.
  */
 #if KERNEL_VERSION(6, 7, 0) > LINUX_VERSION_CODE
 #define LM_HAVE_MSG_UBUF 1

@@ -86,8 +86,10 @@ static int vm_create(struct vm *vm, const struct slot_def *slots,
 		};
 
 		vm->slots[i] = slots[i];
+		/* Reserve nothing: huge_sparse_slot's slot is never touched. */
 		vm->mem[i] = mmap(NULL, slots[i].size, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				  -1, 0);
 		if (vm->mem[i] == MAP_FAILED)
 			return -errno;
 		region.userspace_addr = (uintptr_t)vm->mem[i];
@@ -693,6 +695,36 @@ TEST_F(engine, owner_socket_closed)
 	EXPECT_EQ(LM_WIRE_REASON_CANCELLED, d.reason);
 }
 
+/*
+ * Closing other generic netlink sockets, of lm or not, leaves a transfer
+ * alone; closing its own cancels it, also with a second transfer running.
+ */
+TEST_F(engine, other_sockets_closed)
+{
+	struct lm_xfer_status s, d;
+	struct lm_nl *owner, *other;
+	uint16_t port;
+	int i;
+
+	ASSERT_EQ(0, lm_nl_open(&owner));
+	ASSERT_EQ(0, lm_nl_listen(owner, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->src.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	for (i = 0; i < 20; i++) {
+		ASSERT_EQ(0, lm_nl_open(&other));
+		lm_nl_close(other);
+	}
+	ASSERT_EQ(0, lm_nl_xfer_status(self->nl, self->dst.id, &d));
+	EXPECT_EQ(LM_PHASE_LISTENING, d.phase);
+	lm_nl_close(owner);
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_FAILED, &d));
+	EXPECT_EQ(LM_WIRE_REASON_CANCELLED, d.reason);
+	ASSERT_EQ(0, lm_nl_xfer_status(self->nl, self->src.id, &s));
+	EXPECT_EQ(LM_PHASE_LISTENING, s.phase);
+	ASSERT_EQ(0, lm_nl_cancel(self->nl, self->src.id));
+}
+
 /* Bad requests get an errno and an extack message. */
 TEST_F(engine, bad_requests)
 {
@@ -721,6 +753,414 @@ TEST_F(engine, bad_requests)
 		EXPECT_EQ(LM_WIRE_REASON_CONNECTION, s.reason);
 		log_status(_metadata, "source", &s);
 	}
+}
+
+/* TCP sockets of the host: allocated (all namespaces), and in use here. */
+struct sockstat {
+	long inuse;
+	long alloc;
+};
+
+static int tcp_sockstat(struct sockstat *ss)
+{
+	FILE *f = fopen("/proc/net/sockstat", "re");
+	char line[256];
+	int found = 0;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "TCP: inuse %ld orphan %*d tw %*d alloc %ld",
+			   &ss->inuse, &ss->alloc) == 2)
+			found = 1;
+	fclose(f);
+	return found ? 0 : -ENOENT;
+}
+
+/* A loopback port nobody uses now: bound, then let go. */
+static uint16_t free_port(void)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t sl = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	uint16_t port = 0;
+
+	if (fd >= 0 && !bind(fd, (struct sockaddr *)&sin, sizeof(sin)) &&
+	    !getsockname(fd, (struct sockaddr *)&sin, &sl))
+		port = ntohs(sin.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* Can a plain socket (no SO_REUSEADDR) bind @port? 0 or -errno. */
+static int port_bindable(uint16_t port)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+#define BUSY_TRIES	50
+
+/*
+ * LISTEN and MIGRATE refused on a VM whose transfer runs (EBUSY) close the
+ * socket they had made: the port they had bound is free again, and the
+ * host's TCP sockets do not grow with the refusals.
+ */
+TEST_F(engine, busy_vm_releases_sockets)
+{
+	struct lm_xfer_status s, d;
+	struct sockstat before, after;
+	uint16_t port, busy_port, got;
+	int i;
+
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
+				   &quick));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
+				LM_PHASE_WAIT_SWITCHOVER, &s));
+	ASSERT_EQ(LM_PHASE_WAIT_SWITCHOVER, s.phase);
+	busy_port = free_port();
+	ASSERT_NE(0, busy_port);
+
+	ASSERT_EQ(0, tcp_sockstat(&before));
+	for (i = 0; i < BUSY_TRIES; i++) {
+		ASSERT_EQ(-EBUSY, lm_nl_listen(self->nl, self->dst.id,
+					       loopback, 4, busy_port,
+					       self->state_out, 0, &got));
+		ASSERT_EQ(-EBUSY, lm_nl_migrate(self->nl, self->src.id,
+						loopback, 4, port, &quick));
+	}
+	ASSERT_EQ(0, tcp_sockstat(&after));
+	TH_LOG("TCP inuse %ld -> %ld, alloc %ld -> %ld after %d refusals of each",
+	       before.inuse, after.inuse, before.alloc, after.alloc,
+	       BUSY_TRIES);
+	EXPECT_GE(before.inuse + 2, after.inuse);
+	EXPECT_GE(before.alloc + 2, after.alloc);
+	EXPECT_EQ(0, port_bindable(busy_port));
+
+	/* The transfers that ran are unharmed; once ended, the port serves. */
+	ASSERT_EQ(0, lm_nl_xfer_status(self->nl, self->src.id, &s));
+	EXPECT_EQ(LM_PHASE_WAIT_SWITCHOVER, s.phase);
+	ASSERT_EQ(0, lm_nl_cancel(self->nl, self->dst.id));
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_FAILED, &d));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4,
+				  busy_port, self->state_out, 0, &got));
+	EXPECT_EQ(busy_port, got);
+	ASSERT_EQ(0, lm_nl_cancel(self->nl, self->dst.id));
+}
+
+/*
+ * DETACH right after LISTEN, again and again: some of these transfer
+ * threads are stopped before they ever ran, and their listening sockets
+ * must be closed all the same.
+ */
+TEST_F(engine, detach_right_after_listen)
+{
+	struct sockstat before, after;
+	uint16_t port = free_port(), got;
+	int i;
+
+	ASSERT_NE(0, port);
+	ASSERT_EQ(0, tcp_sockstat(&before));
+	for (i = 0; i < BUSY_TRIES; i++) {
+		ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4,
+					  port, self->state_out, 0, &got));
+		ASSERT_EQ(0, lm_nl_detach(self->nl, self->dst.id));
+		ASSERT_EQ(0, lm_nl_attach(self->nl, self->dst.fd, 0,
+					  &self->dst.id));
+	}
+	ASSERT_EQ(0, tcp_sockstat(&after));
+	TH_LOG("TCP inuse %ld -> %ld, alloc %ld -> %ld after %d LISTEN+DETACH",
+	       before.inuse, after.inuse, before.alloc, after.alloc,
+	       BUSY_TRIES);
+	EXPECT_GE(before.inuse + 2, after.inuse);
+	EXPECT_GE(before.alloc + 2, after.alloc);
+	EXPECT_EQ(0, port_bindable(port));
+}
+
+/*
+ * A 256 GiB memslot (never touched, so it costs only KVM's metadata):
+ * tracked and synced, then live-migrated until the pre-copy runs, then
+ * cancelled. Its bitmaps (8 MiB each: the tracker's, the source's pages to
+ * send, the destination's pages received) are beyond kmalloc; a page
+ * allocator WARN fails the lab run.
+ */
+TEST_F(engine, huge_sparse_slot)
+{
+	static const struct slot_def huge[] = {
+		{ .gpa = 0,		.size = 1 * MiB },
+		{ .gpa = 4 * GiB,	.size = 256 * GiB },
+	};
+	static const struct lm_migrate_opts live = {
+		.mode = LM_WIRE_MODE_LIVE,
+		.max_rounds = 3,
+	};
+	uint64_t pages = (1 * MiB + 256 * GiB) / PAGE;
+	struct lm_xfer_status s, d;
+	struct lm_track_round r;
+	struct vm src, dst;
+	uint16_t port;
+
+	ASSERT_EQ(0, vm_create(&src, huge, 2));
+	ASSERT_EQ(0, vm_create(&dst, huge, 2));
+	ASSERT_EQ(0, lm_nl_attach(self->nl, src.fd, 0, &src.id));
+	ASSERT_EQ(0, lm_nl_attach(self->nl, dst.fd, 0, &dst.id));
+
+	ASSERT_EQ(0, lm_nl_track_start(self->nl, src.id)) {
+		TH_LOG("%s", lm_nl_extack(self->nl));
+	}
+	ASSERT_EQ(0, lm_nl_track_sync(self->nl, src.id, &r)) {
+		TH_LOG("%s", lm_nl_extack(self->nl));
+	}
+	EXPECT_EQ(pages, r.pages);
+	lm_track_round_free(&r);
+	ASSERT_EQ(0, lm_nl_track_sync(self->nl, src.id, &r));
+	EXPECT_EQ(pages, r.pages);
+	EXPECT_EQ(0, r.dirty);
+	lm_track_round_free(&r);
+	ASSERT_EQ(0, lm_nl_track_stop(self->nl, src.id));
+
+	ASSERT_EQ(0, lm_nl_listen(self->nl, dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, src.id, loopback, 4, port, &live));
+	ASSERT_EQ(0, wait_phase(self->nl, src.id, LM_PHASE_PRECOPY, &s));
+	EXPECT_EQ(LM_PHASE_PRECOPY, s.phase) log_status(_metadata, "source", &s);
+	EXPECT_EQ(pages, s.total_pages);
+	ASSERT_EQ(0, lm_nl_xfer_status(self->nl, dst.id, &d));
+	EXPECT_NE(LM_PHASE_FAILED, d.phase) log_status(_metadata, "destination", &d);
+
+	ASSERT_EQ(0, lm_nl_cancel(self->nl, src.id));
+	ASSERT_EQ(0, wait_phase(self->nl, src.id, LM_PHASE_FAILED, &s));
+	EXPECT_EQ(LM_WIRE_REASON_CANCELLED, s.reason);
+	ASSERT_EQ(0, wait_phase(self->nl, dst.id, LM_PHASE_FAILED, &d));
+	log_status(_metadata, "source", &s);
+	log_status(_metadata, "destination", &d);
+	EXPECT_EQ(0, lm_nl_detach(self->nl, src.id));
+	EXPECT_EQ(0, lm_nl_detach(self->nl, dst.id));
+	vm_destroy(&src);
+	vm_destroy(&dst);
+}
+
+/* OR of the KVM_MEM_* flags of VM @id's memslots, or -errno. */
+static long slot_flags(struct lm_nl *nl, uint32_t id)
+{
+	struct lm_vm_list list;
+	long flags = 0;
+	size_t i;
+	int ret;
+
+	ret = lm_nl_list(nl, true, id, &list);
+	if (!ret && list.nr_vms != 1)
+		ret = -ENOENT;
+	for (i = 0; !ret && i < list.vms[0].nr_memslots; i++)
+		flags |= list.vms[0].memslots[i].flags;
+	lm_vm_list_free(&list);
+	return ret ? ret : flags;
+}
+
+/*
+ * A live migration whose destination vanishes in the pre-copy leaves the
+ * source VM as it found it: dirty tracking stopped, and the memslots'
+ * KVM_MEM_LOG_DIRTY_PAGES, which lm turned on, off again.
+ */
+TEST_F(engine, failed_live_restores_logging)
+{
+	static const struct lm_migrate_opts live = {
+		.mode = LM_WIRE_MODE_LIVE,
+		.max_rounds = 3,
+	};
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t sl = sizeof(sin);
+	static uint8_t buf[1 << 16];
+	struct lm_track_round r;
+	struct lm_xfer_status s;
+	struct lm_wire_hello h;
+	struct lm_wire_hdr hdr;
+	struct lm_wire_ack ack;
+	struct peer p;
+	int lfd, one = 1;
+
+	ASSERT_EQ(0, slot_flags(self->nl, self->src.id));
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, lfd);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(0, listen(lfd, 1));
+	ASSERT_EQ(0, getsockname(lfd, (struct sockaddr *)&sin, &sl));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4,
+				   ntohs(sin.sin_port), &live));
+	memset(&p, 0, sizeof(p));
+	p.fd = accept(lfd, NULL, NULL);
+	ASSERT_LE(0, p.fd);
+	close(lfd);
+	ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(LM_WIRE_HELLO, le16toh(hdr.type));
+	hello_fill(&h, LM_WIRE_ROLE_DESTINATION);
+	h.features |= htole64(LM_WIRE_F_ROUNDS);
+	ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_HELLO, &h, sizeof(h)));
+	ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(LM_WIRE_CONFIG, le16toh(hdr.type));
+	ack.type = htole32(LM_WIRE_CONFIG);
+	ack.seq = hdr.seq;
+	ack.reserved = 0;
+	ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_ACK, &ack, sizeof(ack)));
+
+	/* Round 0 runs: lm logs every slot. Then vanish (an RST). */
+	ASSERT_EQ(0, recv_all(p.fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, lm_nl_xfer_status(self->nl, self->src.id, &s));
+	EXPECT_EQ(LM_PHASE_PRECOPY, s.phase) log_status(_metadata, "source", &s);
+	EXPECT_EQ(KVM_MEM_LOG_DIRTY_PAGES, slot_flags(self->nl, self->src.id));
+	close(p.fd);
+
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+	EXPECT_EQ(LM_PHASE_PRECOPY, s.failed_phase);
+	log_status(_metadata, "source", &s);
+	EXPECT_EQ(-ENOENT, lm_nl_track_sync(self->nl, self->src.id, &r));
+	lm_track_round_free(&r);
+	EXPECT_EQ(0, slot_flags(self->nl, self->src.id));
+	/* And tracking can start afresh. */
+	EXPECT_EQ(0, lm_nl_track_start(self->nl, self->src.id));
+	EXPECT_EQ(0, lm_nl_track_stop(self->nl, self->src.id));
+}
+
+static int unload_lm(void)
+{
+	int ret = 0, i;
+
+	for (i = 0; i < 50; i++) {
+		ret = syscall(SYS_delete_module, "lm", O_NONBLOCK) ? -errno : 0;
+		if (ret != -EAGAIN && ret != -EBUSY)
+			break;
+		usleep(100000);
+	}
+	return ret;
+}
+
+static int load_lm(void)
+{
+	const char *ko = getenv("LM_KO");
+	int fd = open(ko ? ko : "/lib/lm/lm.ko", O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/*
+ * MSG_ZEROCOPY buffers outlive their transfer, and lm: a destination that
+ * stops reading leaves the source's socket full of page data, which stays
+ * queued after the transfer is cancelled and its socket closed (FIN_WAIT1
+ * behind a closed window). lm is unloaded meanwhile; only then does the
+ * destination read, and TCP frees those buffers and runs their completion,
+ * which must not be in lm's text any more.
+ */
+TEST_F(engine, zerocopy_completion_after_unload)
+{
+	static const struct lm_migrate_opts zc = {
+		.mode = LM_WIRE_MODE_QUICK,
+		.send_method = LM_SEND_ZEROCOPY,
+	};
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t sl = sizeof(sin);
+	struct lm_xfer_status s;
+	struct lm_wire_hello h;
+	struct lm_wire_hdr hdr;
+	struct lm_wire_ack ack;
+	static uint8_t buf[1 << 16];
+	uint64_t bytes = 0, late = 0;
+	int lfd, one = 1, small = 4096, i;
+	struct timeval tv = { .tv_sec = 10 };
+	struct peer p;
+	ssize_t n;
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, lfd);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* A small window, inherited by the accepted socket, fills at once. */
+	ASSERT_EQ(0, setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(0, listen(lfd, 1));
+	ASSERT_EQ(0, getsockname(lfd, (struct sockaddr *)&sin, &sl));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4,
+				   ntohs(sin.sin_port), &zc)) {
+		TH_LOG("%s", lm_nl_extack(self->nl));
+	}
+	memset(&p, 0, sizeof(p));
+	p.fd = accept(lfd, NULL, NULL);
+	ASSERT_LE(0, p.fd);
+	close(lfd);
+	ASSERT_EQ(0, setsockopt(p.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+
+	ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(LM_WIRE_HELLO, le16toh(hdr.type));
+	hello_fill(&h, LM_WIRE_ROLE_DESTINATION);
+	ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_HELLO, &h, sizeof(h)));
+	ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+	ASSERT_EQ(LM_WIRE_CONFIG, le16toh(hdr.type));
+	ack.type = htole32(LM_WIRE_CONFIG);
+	ack.seq = hdr.seq;
+	ack.reserved = 0;
+	ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_ACK, &ack, sizeof(ack)));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
+				LM_PHASE_WAIT_SWITCHOVER, &s));
+	ASSERT_EQ(0, lm_nl_switchover(self->nl, self->src.id, self->state_in));
+
+	/* Stop reading until the source is stuck with data queued. */
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, lm_nl_xfer_status(self->nl, self->src.id, &s));
+		if (s.pages && s.bytes == bytes)
+			break;
+		bytes = s.bytes;
+		usleep(50000);
+	}
+	log_status(_metadata, "source", &s);
+	ASSERT_EQ(LM_PHASE_STOPCOPY, s.phase);
+	ASSERT_LT(s.pages, vm_pages(&self->src));
+	ASSERT_EQ(0, lm_nl_cancel(self->nl, self->src.id));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+
+	lm_nl_detach(self->nl, self->src.id);
+	lm_nl_detach(self->nl, self->dst.id);
+	lm_nl_close(self->nl);
+	self->nl = NULL;
+	vm_destroy(&self->src);
+	vm_destroy(&self->dst);
+	ASSERT_EQ(0, unload_lm());
+
+	/* Now the zero-copy buffers go: read up to the source's FIN. */
+	while ((n = recv(p.fd, buf, sizeof(buf), 0)) > 0)
+		late += n;
+	TH_LOG("%llu bytes read after lm was unloaded (recv: %zd)",
+	       (unsigned long long)late, n);
+	EXPECT_EQ(0, n);
+	EXPECT_LT(0, late);
+	close(p.fd);
+	ASSERT_EQ(0, load_lm());
 }
 
 /*

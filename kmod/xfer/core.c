@@ -10,6 +10,7 @@
 #include "vm.h"
 
 #include <linux/file.h>
+#include <linux/hashtable.h>
 #include <linux/kthread.h>
 #include <linux/kvm_host.h>
 #include <linux/net.h>
@@ -21,6 +22,16 @@
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
+
+/*
+ * Transfers by the netlink port that started them, for the release
+ * notifier: every generic netlink socket closed on the host calls it, and
+ * it must not take every VM's lock to find the rare transfer that socket
+ * owns. A transfer is in the table from its start to lm_xfer_free(); the
+ * table's mutex nests inside vm->lock, and the notifier takes only it.
+ */
+static DEFINE_HASHTABLE(xfer_owners, 6);
+static DEFINE_MUTEX(xfer_owners_lock);
 
 void lm_xfer_set_phase(struct lm_xfer *x, u32 phase)
 {
@@ -288,7 +299,7 @@ void lm_xfer_thread_cleanup(struct lm_xfer *x)
 		mmput(x->mm);
 		x->mm = NULL;
 	}
-	bitmap_free(x->covered);
+	kvfree(x->covered);
 	x->covered = NULL;
 	lm_xfer_layout_free(&x->layout);
 	kfree(x->pages);
@@ -329,13 +340,27 @@ struct lm_xfer *lm_xfer_alloc(struct lm_vm *vm, struct genl_info *info,
 	return x;
 }
 
-/* Free a transfer whose thread has ended (or never started). */
+/*
+ * Free a transfer whose thread has ended, was cancelled, or never started,
+ * and everything it still holds. The thread releases its sockets and its
+ * state file itself when it ends; but kthread_stop() on a thread that has
+ * not run yet (DETACH right after LISTEN) wakes it only to exit without
+ * calling lm_xfer_*_thread(), and a transfer that failed to start never
+ * had a thread: their sockets, one of them maybe bound and listening,
+ * each with a reference on its network namespace, are closed here.
+ */
 void lm_xfer_free(struct lm_xfer *x)
 {
+	if (x->owned) {
+		mutex_lock(&xfer_owners_lock);
+		hash_del(&x->owner_node);
+		mutex_unlock(&xfer_owners_lock);
+	}
 	if (x->task) {
 		kthread_stop(x->task);
 		put_task_struct(x->task);
 	}
+	lm_xfer_release_socks(x);
 	if (x->state_file)
 		fput(x->state_file);
 	put_net(x->net);
@@ -381,6 +406,10 @@ int lm_xfer_start(struct lm_vm *vm, struct lm_xfer *x, struct lm_xfer **old,
 	x->task = get_task_struct(task);
 	*old = vm->xfer;
 	vm->xfer = x;
+	mutex_lock(&xfer_owners_lock);
+	hash_add(xfer_owners, &x->owner_node, x->portid);
+	x->owned = true;
+	mutex_unlock(&xfer_owners_lock);
 	wake_up_process(task);
 	return 0;
 }
@@ -427,22 +456,19 @@ static int xfer_netlink_event(struct notifier_block *nb, unsigned long event,
 			      void *ptr)
 {
 	struct netlink_notify *n = ptr;
-	struct lm_vm *vm;
-	u32 id = 0;
+	struct lm_xfer *x;
 
 	if (event != NETLINK_URELEASE || n->protocol != NETLINK_GENERIC ||
 	    !n->portid)
 		return NOTIFY_DONE;
 
-	while ((vm = lm_vm_get_next(&id))) {
-		mutex_lock(&vm->lock);
-		if (vm->xfer && vm->xfer->portid == n->portid &&
-		    net_eq(vm->xfer->net, n->net) && lm_xfer_running(vm->xfer))
-			xfer_cancel(vm->xfer, LM_WIRE_REASON_CANCELLED);
-		mutex_unlock(&vm->lock);
-		lm_vm_put(vm);
-		id++;
-	}
+	/* NETLINK_URELEASE is called in process context: a mutex will do. */
+	mutex_lock(&xfer_owners_lock);
+	hash_for_each_possible(xfer_owners, x, owner_node, n->portid)
+		if (x->portid == n->portid && net_eq(x->net, n->net) &&
+		    lm_xfer_running(x))
+			xfer_cancel(x, LM_WIRE_REASON_CANCELLED);
+	mutex_unlock(&xfer_owners_lock);
 	return NOTIFY_DONE;
 }
 

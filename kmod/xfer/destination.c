@@ -17,6 +17,7 @@
 #include <linux/kthread.h>
 #include <linux/net.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 
@@ -252,7 +253,9 @@ static int destination_run(struct lm_xfer *x)
 	u32 commit_seq;
 	int ret;
 
-	x->covered = bitmap_zalloc(x->layout.total_pages, GFP_KERNEL);
+	/* One bit per guest page: kvmalloc, as for any size of guest. */
+	x->covered = kvcalloc(BITS_TO_LONGS(x->layout.total_pages),
+			      sizeof(long), GFP_KERNEL_ACCOUNT);
 	if (!x->covered)
 		return -ENOMEM;
 	ret = destination_accept(x);

@@ -29,9 +29,13 @@ int lm_xfer_dirty_start(struct lm_xfer *x)
 				GFP_KERNEL);
 	if (!x->dirty_maps)
 		return -ENOMEM;
+	/*
+	 * Sized by guest memory: 8 MiB for a 256 GiB slot, past what kmalloc
+	 * can give (bitmap_zalloc() warned and failed above 128 GiB).
+	 */
 	for (i = 0; i < x->layout.nr_slots; i++) {
-		x->dirty_maps[i] = bitmap_zalloc(x->layout.slots[i].npages,
-						 GFP_KERNEL);
+		x->dirty_maps[i] = kvcalloc(BITS_TO_LONGS(x->layout.slots[i].npages),
+					    sizeof(long), GFP_KERNEL_ACCOUNT);
 		if (!x->dirty_maps[i])
 			return -ENOMEM;
 	}
@@ -112,7 +116,7 @@ void lm_xfer_dirty_stop(struct lm_xfer *x)
 	}
 	if (x->dirty_maps) {
 		for (i = 0; i < x->layout.nr_slots; i++)
-			bitmap_free(x->dirty_maps[i]);
+			kvfree(x->dirty_maps[i]);
 		kfree(x->dirty_maps);
 		x->dirty_maps = NULL;
 	}

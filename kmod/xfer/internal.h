@@ -11,14 +11,16 @@
  *
  * Lifetime: vm->xfer (under vm->lock) owns the transfer. It is destroyed
  * when the VM is detached or a new transfer replaces a finished one:
- * destruction cancels, then kthread_stop()s the thread, which always ends
- * by releasing its socket, its files and the VMM's mm.
+ * destruction cancels, then kthread_stop()s the thread, which ends by
+ * releasing its sockets, its files and the VMM's mm; lm_xfer_free() closes
+ * what a thread that never ran (or a transfer that never started) holds.
  */
 #ifndef _LM_XFER_INTERNAL_H
 #define _LM_XFER_INTERNAL_H
 
 #include <linux/lm.h>
 #include <linux/lm_wire.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/socket.h>
 #include <linux/spinlock.h>
@@ -76,6 +78,9 @@ struct lm_xfer {
 	struct lm_vm *vm;	/* our reference */
 	struct net *net;	/* our reference; of the requesting socket */
 	u32 portid;		/* netlink socket that started it */
+	/* In the table of transfers by portid (core.c), from its start. */
+	struct hlist_node owner_node;
+	bool owned;
 	u32 role;		/* enum lm_wire_role */
 	u32 mode;		/* enum lm_wire_mode */
 	u32 send_method;	/* enum lm_xfer_send_method */

@@ -118,7 +118,10 @@ static struct lm_vm *xfer_get_vm(struct genl_info *info)
 	return vm;
 }
 
-/* Install @x on @vm and start it; on failure @x is freed. */
+/*
+ * Install @x on @vm and start it. On failure the caller still owns @x, and
+ * with it the sockets and files it holds, to free with lm_xfer_free().
+ */
 static int xfer_install(struct lm_vm *vm, struct lm_xfer *x,
 			struct genl_info *info)
 {
@@ -128,8 +131,6 @@ static int xfer_install(struct lm_vm *vm, struct lm_xfer *x,
 	mutex_lock(&vm->lock);
 	ret = lm_xfer_start(vm, x, &old, info->extack);
 	mutex_unlock(&vm->lock);
-	if (ret)
-		lm_xfer_free(x);
 	if (old)
 		lm_xfer_free(old);
 	return ret;
@@ -185,6 +186,7 @@ int lm_xfer_nl_listen(struct sk_buff *skb, struct genl_info *info)
 	}
 	x->state_file = file;
 
+	/* From here on the socket is the transfer's: lm_xfer_free() closes it. */
 	ret = xfer_new_socket(x, info, &sock);
 	if (ret)
 		goto err_free_xfer;
@@ -211,20 +213,19 @@ int lm_xfer_nl_listen(struct sk_buff *skb, struct genl_info *info)
 	hdr = genlmsg_put_reply(reply, info, &lm_genl_family, 0, LM_CMD_LISTEN);
 	if (!hdr || nla_put_u32(reply, LM_A_VM_ID, vm->id) ||
 	    nla_put_u16(reply, LM_A_XFER_PORT,
-			ntohs(((struct sockaddr_in *)&bound)->sin_port))) {
-		nlmsg_free(reply);
-		goto err_free_xfer;
-	}
+			ntohs(((struct sockaddr_in *)&bound)->sin_port)))
+		goto err_free_reply;
 	genlmsg_end(reply, hdr);
 
+	/* A busy VM (EBUSY) must not keep the port we just bound. */
 	ret = xfer_install(vm, x, info);
 	if (ret)
-		nlmsg_free(reply);
-	else
-		ret = genlmsg_reply(reply, info);
+		goto err_free_reply;
 	lm_vm_put(vm);
-	return ret;
+	return genlmsg_reply(reply, info);
 
+err_free_reply:
+	nlmsg_free(reply);
 err_free_xfer:
 	lm_xfer_free(x);
 out_put_vm:
@@ -267,12 +268,15 @@ int lm_xfer_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 	ret = xfer_parse_addr(info, &x->addr);
 	if (ret < 0)
 		goto err_free_xfer;
+	/* From here on the socket is the transfer's: lm_xfer_free() closes it. */
 	ret = xfer_new_socket(x, info, &x->sock);
 	if (ret)
 		goto err_free_xfer;
 	ret = xfer_install(vm, x, info);
+	if (ret)
+		goto err_free_xfer;
 	lm_vm_put(vm);
-	return ret;
+	return 0;
 
 err_free_xfer:
 	lm_xfer_free(x);

@@ -11,11 +11,11 @@
  *           reference and reads the page when it transmits. The default:
  *           no copy on the sending side at all.
  * COPY      copied into socket buffers by one sendmsg over a kvec.
- * ZEROCOPY  sendmsg(MSG_ZEROCOPY) over a bio_vec with a completion of our
- *           own in msg_ubuf, as io_uring's zero-copy send does. TCP takes
- *           page references; the completion frees itself once the stack
- *           has let go of every buffer. Delivery to a local socket (veth,
- *           loopback) copies such buffers at reception (skb_orphan_frags_rx).
+ * ZEROCOPY  sendmsg(MSG_ZEROCOPY) over a bio_vec with one completion for
+ *           the whole transfer in msg_ubuf. TCP takes page references; the
+ *           completion frees itself once the stack has let go of every
+ *           buffer. Delivery to a local socket (veth, loopback) copies such
+ *           buffers at reception (skb_orphan_frags_rx).
  *
  * Documentation/performance.rst has the measured cost of each.
  */
@@ -35,35 +35,43 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/wait.h>
+#include <net/sock.h>
 
-#if LM_HAVE_MSG_UBUF
-struct lm_xfer_zc {
-	struct ubuf_info ubuf;
-};
-
-/* Called with each buffer TCP releases, and once for our own reference. */
-static void xfer_zc_callback(struct sk_buff *skb, struct ubuf_info *ubuf,
-			     bool success)
-{
-	if (refcount_dec_and_test(&ubuf->refcnt))
-		kfree(container_of(ubuf, struct lm_xfer_zc, ubuf));
-}
-#endif
-
+/*
+ * The MSG_ZEROCOPY completion must not be module text. Its last reference
+ * is dropped by whoever frees the last skb holding one of our pages: an
+ * ACK in softirq, the purge of an orphaned socket still sending after
+ * its transfer ended (FIN_WAIT1 behind a closed window can last minutes),
+ * long after lm.ko may have been unloaded. A callback of our own would
+ * then jump into freed memory. Counting completions and waiting for them
+ * in module exit is not enough either: the callback still runs its last
+ * instructions in module text after the count that lets exit go on, and
+ * unloading would wait on a peer that may never read.
+ *
+ * So the completion is the core's: msg_zerocopy_realloc() (what
+ * SO_ZEROCOPY sockets get) allocates a ubuf_info whose callback is
+ * msg_zerocopy_callback() in net/core, holding a reference on the socket
+ * (not on the module) until the stack lets go of the last buffer. One is
+ * taken per transfer and passed in msg_ubuf to every sendmsg(); its one
+ * completion notice is queued on the socket's error queue, or dropped if
+ * the socket is already closed, and freed with the socket.
+ */
 int lm_xfer_tx_init(struct lm_xfer *x)
 {
 	if (x->send_method == LM_SEND_DEFAULT)
 		x->send_method = LM_SEND_SENDPAGE;
 #if LM_HAVE_MSG_UBUF
 	if (x->send_method == LM_SEND_ZEROCOPY) {
-		struct lm_xfer_zc *zc = kzalloc(sizeof(*zc), GFP_KERNEL);
+		struct sock *sk = x->sock->sk;
+		struct ubuf_info *uarg;
 
-		if (!zc)
+		/* The size is only accounted to RLIMIT_MEMLOCK: not ours. */
+		lock_sock(sk);
+		uarg = msg_zerocopy_realloc(sk, 0, NULL);
+		release_sock(sk);
+		if (!uarg)
 			return -ENOMEM;
-		zc->ubuf.callback = xfer_zc_callback;
-		zc->ubuf.flags = SKBFL_ZEROCOPY_FRAG | SKBFL_DONT_ORPHAN;
-		refcount_set(&zc->ubuf.refcnt, 1);
-		x->zc = zc;
+		x->zc = uarg;
 	}
 #else
 	if (x->send_method == LM_SEND_ZEROCOPY)
@@ -75,11 +83,8 @@ int lm_xfer_tx_init(struct lm_xfer *x)
 void lm_xfer_tx_uninit(struct lm_xfer *x)
 {
 #if LM_HAVE_MSG_UBUF
-	struct lm_xfer_zc *zc = x->zc;
-
 	/* Our reference; buffers still queued keep the rest. */
-	if (zc)
-		zc->ubuf.callback(NULL, &zc->ubuf, true);
+	net_zcopy_put(x->zc);
 #endif
 	x->zc = NULL;
 }
@@ -138,7 +143,7 @@ static int tx_sendmsg(struct lm_xfer *x, struct page **pages,
 		iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bvec, j, len);
 #if LM_HAVE_MSG_UBUF
 		msg.msg_flags |= MSG_ZEROCOPY;
-		msg.msg_ubuf = &((struct lm_xfer_zc *)x->zc)->ubuf;
+		msg.msg_ubuf = x->zc;
 #endif
 	}
 	ret = sock_sendmsg(x->sock, &msg);

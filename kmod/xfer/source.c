@@ -9,12 +9,12 @@
  */
 
 #include "internal.h"
+#include "downtime.h"
 
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
 #include <linux/net.h>
-#include <linux/math64.h>
 #include <linux/sched.h>
 #include <net/sock.h>
 #include <net/tcp.h>
@@ -195,9 +195,7 @@ static int source_precopy(struct lm_xfer *x)
 		if (ret)
 			return ret;
 		source_set_dirty(x, round + 1, dirty);
-		/* Bytes per page on the wire: data plus descriptor. */
-		estimate_ns = bytes ? div64_u64(dirty * (PAGE_SIZE + 16) * ns,
-						bytes) : 0;
+		estimate_ns = lm_xfer_downtime_ns(dirty, PAGE_SIZE, bytes, ns);
 		if (estimate_ns <= x->max_downtime_ns ||
 		    round >= x->max_rounds) {
 			x->pacing = false;

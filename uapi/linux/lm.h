@@ -407,7 +407,7 @@ enum lm_xfer_send_method {
 	LM_SEND_DEFAULT,
 	LM_SEND_SENDPAGE,	/* pinned pages by reference (sendpage) */
 	LM_SEND_COPY,		/* pinned pages copied into socket buffers */
-	LM_SEND_ZEROCOPY,	/* MSG_ZEROCOPY over a bio_vec, own completion */
+	LM_SEND_ZEROCOPY,	/* MSG_ZEROCOPY over a bio_vec */
 	__LM_SEND_MAX
 };
 
