@@ -19,6 +19,7 @@ PACKAGES="
 	busybox-static
 	libnl-3-dev
 	libnl-genl-3-dev
+	libjansson-dev
 	iproute2
 	cpio
 	gzip

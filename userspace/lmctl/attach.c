@@ -264,11 +264,11 @@ int lmctl_cmd_attach(struct lmctl *ctx, int argc, char **argv)
 	}
 
 	if (ctx->json) {
-		json_object_begin(&ctx->out, NULL);
-		json_u64(&ctx->out, "id", id);
+		jw_object_begin(&ctx->out, NULL);
+		jw_u64(&ctx->out, "id", id);
 		if (have_pid)
-			json_u64(&ctx->out, "pid", pid);
-		json_object_end(&ctx->out);
+			jw_u64(&ctx->out, "pid", pid);
+		jw_object_end(&ctx->out);
 	} else {
 		printf("attached vm %u\n", id);
 	}

@@ -51,9 +51,9 @@ int lmctl_cmd_detach(struct lmctl *ctx, int argc, char **argv)
 				  "detach VM %u", id);
 
 	if (ctx->json) {
-		json_object_begin(&ctx->out, NULL);
-		json_u64(&ctx->out, "id", id);
-		json_object_end(&ctx->out);
+		jw_object_begin(&ctx->out, NULL);
+		jw_u64(&ctx->out, "id", id);
+		jw_object_end(&ctx->out);
 	} else {
 		printf("detached vm %u\n", id);
 	}

@@ -11,7 +11,8 @@
  * started it closes, and that must happen when lmctl dies). The guardian
  * is started once the VM is attached, is told before lmctl pauses the VM,
  * and sleeps until lmctl either says the outcome is settled or dies, which
- * it sees as the end of file on the pair.
+ * it sees as the end of file on the pair. Only then does it connect to the
+ * VMM: QEMU's QMP socket serves one client at a time.
  *
  * Then the guardian waits for lm to end the transfer (the cancel above),
  * reads how it ended, and does what lmctl would have done: if the VM was
@@ -36,6 +37,7 @@
 #include <sys/syscall.h>
 
 #include "guardian.h"
+#include "vmm.h"
 #include "xfer.h"
 
 /* What lmctl tells the guardian: it is about to pause the VM, */
@@ -47,6 +49,8 @@
 
 /* How long lm may take to end a transfer whose requester is gone. */
 #define GUARDIAN_WAIT_MS	60000
+/* How long the VMM's socket may take to accept us once lmctl is gone. */
+#define GUARDIAN_CONNECT_MS	10000
 
 /* Wait for the transfer of @id to end; 0 with its status, else -errno. */
 static int wait_transfer_end(struct lm_nl *nl, uint32_t id,
@@ -67,9 +71,23 @@ static int wait_transfer_end(struct lm_nl *nl, uint32_t id,
 	}
 }
 
-/* lmctl is gone: act for it. Returns the exit status. */
-static int guard(struct vmm_ctl *ctl, uint32_t id, bool paused, bool detach)
+/* A connection to the VMM lmctl had, once lmctl's is closed. */
+static int reconnect(struct vmm *v, const struct vmm *was)
 {
+	uint64_t deadline = xfer_now_ns() + GUARDIAN_CONNECT_MS * 1000000ULL;
+
+	while (vmm_open(v, was->kind, was->path, was->pid)) {
+		if (xfer_now_ns() > deadline)
+			return -1;
+		usleep(100000);
+	}
+	return 0;
+}
+
+/* lmctl is gone: act for it. Returns the exit status. */
+static int guard(const struct vmm *was, uint32_t id, bool paused, bool detach)
+{
+	struct vmm vmm = { .fd = -1 }, *v = &vmm;
 	struct lm_xfer_status st;
 	struct lm_nl *nl;
 	int ret;
@@ -81,9 +99,15 @@ static int guard(struct vmm_ctl *ctl, uint32_t id, bool paused, bool detach)
 		return 1;
 	}
 	ret = wait_transfer_end(nl, id, &st);
-	if (!paused) {
+	if ((!paused || (!ret && st.phase != LM_PHASE_DONE &&
+			 xfer_may_resume(&st))) && reconnect(v, was)) {
+		lmctl_err("guardian: lmctl migrate died and %s at %s does not answer: vm %u %s",
+			  was->ops->name, was->path, id,
+			  paused ? "stays paused" : "may stay throttled");
+		ret = 1;
+	} else if (!paused) {
 		/* Auto-converge may have slowed the guest down. */
-		vmm_ctl_run(ctl, "throttle 0");
+		v->ops->throttle(v, 0);
 		lmctl_err("guardian: lmctl migrate died before pausing vm %u; it runs here as before",
 			  id);
 		ret = 0;
@@ -98,8 +122,8 @@ static int guard(struct vmm_ctl *ctl, uint32_t id, bool paused, bool detach)
 			  xfer_phase_name(st.failed_phase), id);
 		ret = 1;
 	} else {
-		vmm_ctl_run(ctl, "throttle 0");
-		ret = vmm_ctl_run(ctl, "resume");
+		v->ops->throttle(v, 0);
+		ret = v->ops->resume(v);
 		if (!ret)
 			lmctl_err("guardian: lmctl migrate died in phase %s; vm %u runs here again",
 				  xfer_phase_name(st.failed_phase), id);
@@ -107,13 +131,13 @@ static int guard(struct vmm_ctl *ctl, uint32_t id, bool paused, bool detach)
 	if (detach)
 		lm_nl_detach(nl, id);
 	lm_nl_close(nl);
+	vmm_close(v);
 	return ret ? 1 : 0;
 }
 
 static void __attribute__((noreturn))
-guardian_main(int fd, const char *control, uint32_t id, bool detach)
+guardian_main(int fd, const struct vmm *was, uint32_t id, bool detach)
 {
-	struct vmm_ctl ctl = { .fd = -1 };
 	char c = GUARDIAN_READY;
 	bool paused = false;
 	ssize_t n;
@@ -142,8 +166,7 @@ guardian_main(int fd, const char *control, uint32_t id, bool detach)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (vmm_ctl_open(&ctl, control) ||
-	    send(fd, &c, 1, MSG_NOSIGNAL) != 1)
+	if (send(fd, &c, 1, MSG_NOSIGNAL) != 1)
 		_exit(1);
 	for (;;) {
 		n = recv(fd, &c, 1, 0);
@@ -157,10 +180,10 @@ guardian_main(int fd, const char *control, uint32_t id, bool detach)
 	}
 	if (n == 1 && c == GUARDIAN_SETTLED)
 		_exit(0);
-	_exit(guard(&ctl, id, paused, detach));
+	_exit(guard(was, id, paused, detach));
 }
 
-int guardian_start(struct guardian *g, const char *control, uint32_t vm_id,
+int guardian_start(struct guardian *g, const struct vmm *vmm, uint32_t vm_id,
 		   bool detach)
 {
 	int sv[2], status;
@@ -183,7 +206,7 @@ int guardian_start(struct guardian *g, const char *control, uint32_t vm_id,
 		return -1;
 	}
 	if (!g->pid)
-		guardian_main(sv[1], control, vm_id, detach);
+		guardian_main(sv[1], vmm, vm_id, detach);
 	close(sv[1]);
 	g->fd = sv[0];
 	if (recv(g->fd, &c, 1, 0) != 1 || c != GUARDIAN_READY) {

@@ -11,18 +11,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct vmm;
+
 struct guardian {
 	pid_t pid;
 	int fd;			/* our end of the socket pair, or -1 */
 };
 
 /*
- * Start the guardian of VM @vm_id, whose VMM's control socket is @control;
- * should lmctl die, it detaches the VM if @detach. Returns 0 once it is
- * ready (it has its own connection to the VMM), -1 (said) if it could not
- * start.
+ * Start the guardian of VM @vm_id, run by @vmm; should lmctl die, it
+ * connects to the same VMM and detaches the VM if @detach. Returns 0 once
+ * it runs, -1 (said) if it could not start.
  */
-int guardian_start(struct guardian *g, const char *control, uint32_t vm_id,
+int guardian_start(struct guardian *g, const struct vmm *vmm, uint32_t vm_id,
 		   bool detach);
 
 /*

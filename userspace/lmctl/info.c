@@ -37,18 +37,18 @@ static void info_print_json(struct lmctl *ctx, const struct lm_info *info)
 	unsigned int bit;
 	char buf[16];
 
-	json_object_begin(j, NULL);
-	json_string(j, "module_version", info->module_version);
-	json_u64(j, "wire_version", info->wire_version);
-	json_u64(j, "features_mask", info->features);
-	json_array_begin(j, "features");
+	jw_object_begin(j, NULL);
+	jw_string(j, "module_version", info->module_version);
+	jw_u64(j, "wire_version", info->wire_version);
+	jw_u64(j, "features_mask", info->features);
+	jw_array_begin(j, "features");
 	for (bit = 0; bit < 64; bit++)
 		if (info->features & (1ULL << bit))
-			json_string(j, NULL, lm_feature_name(bit, buf, sizeof(buf)));
-	json_array_end(j);
-	json_string(j, "lmctl_version", LMCTL_VERSION);
-	json_string(j, "kernel_release", info->kernel_release);
-	json_object_end(j);
+			jw_string(j, NULL, lm_feature_name(bit, buf, sizeof(buf)));
+	jw_array_end(j);
+	jw_string(j, "lmctl_version", LMCTL_VERSION);
+	jw_string(j, "kernel_release", info->kernel_release);
+	jw_object_end(j);
 }
 
 static void info_print(const struct lm_info *info)

@@ -7,7 +7,7 @@
 
 #include "json.h"
 
-void json_init(struct json *j, FILE *out)
+void jw_init(struct json *j, FILE *out)
 {
 	j->out = out;
 	j->depth = 0;
@@ -82,39 +82,39 @@ static void json_close(struct json *j, char bracket)
 		fputc('\n', j->out);
 }
 
-void json_object_begin(struct json *j, const char *key)
+void jw_object_begin(struct json *j, const char *key)
 {
 	json_open(j, key, '{');
 }
 
-void json_object_end(struct json *j)
+void jw_object_end(struct json *j)
 {
 	json_close(j, '}');
 }
 
-void json_array_begin(struct json *j, const char *key)
+void jw_array_begin(struct json *j, const char *key)
 {
 	json_open(j, key, '[');
 }
 
-void json_array_end(struct json *j)
+void jw_array_end(struct json *j)
 {
 	json_close(j, ']');
 }
 
-void json_string(struct json *j, const char *key, const char *value)
+void jw_string(struct json *j, const char *key, const char *value)
 {
 	json_member(j, key);
 	json_write_string(j->out, value);
 }
 
-void json_u64(struct json *j, const char *key, uint64_t value)
+void jw_u64(struct json *j, const char *key, uint64_t value)
 {
 	json_member(j, key);
 	fprintf(j->out, "%" PRIu64, value);
 }
 
-void json_bool(struct json *j, const char *key, bool value)
+void jw_bool(struct json *j, const char *key, bool value)
 {
 	json_member(j, key);
 	fputs(value ? "true" : "false", j->out);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A minimal streaming JSON writer for lmctl's -j output.
+ * A minimal streaming JSON writer for lmctl's -j output (jw_*: jansson,
+ * which reads QMP, has json_* names of its own).
  *
  * Members are written in order; the writer tracks nesting only to place
  * commas. @key is the member name inside an object and NULL inside an
@@ -23,13 +24,13 @@ struct json {
 	bool has_member[JSON_MAX_DEPTH];
 };
 
-void json_init(struct json *j, FILE *out);
-void json_object_begin(struct json *j, const char *key);
-void json_object_end(struct json *j);
-void json_array_begin(struct json *j, const char *key);
-void json_array_end(struct json *j);
-void json_string(struct json *j, const char *key, const char *value);
-void json_u64(struct json *j, const char *key, uint64_t value);
-void json_bool(struct json *j, const char *key, bool value);
+void jw_init(struct json *j, FILE *out);
+void jw_object_begin(struct json *j, const char *key);
+void jw_object_end(struct json *j);
+void jw_array_begin(struct json *j, const char *key);
+void jw_array_end(struct json *j);
+void jw_string(struct json *j, const char *key, const char *value);
+void jw_u64(struct json *j, const char *key, uint64_t value);
+void jw_bool(struct json *j, const char *key, bool value);
 
 #endif /* LMCTL_JSON_H */

@@ -87,31 +87,31 @@ static void list_print_vm_json(struct json *j, const struct lm_vm_info *vm)
 {
 	size_t i, f;
 
-	json_object_begin(j, NULL);
-	json_u64(j, "id", vm->id);
-	json_u64(j, "pid", vm->pid);
-	json_bool(j, "owner_alive", vm->owner_alive);
-	json_u64(j, "nr_vcpus", vm->nr_vcpus);
-	json_array_begin(j, "memslots");
+	jw_object_begin(j, NULL);
+	jw_u64(j, "id", vm->id);
+	jw_u64(j, "pid", vm->pid);
+	jw_bool(j, "owner_alive", vm->owner_alive);
+	jw_u64(j, "nr_vcpus", vm->nr_vcpus);
+	jw_array_begin(j, "memslots");
 	for (i = 0; i < vm->nr_memslots; i++) {
 		const struct lm_memslot *s = &vm->memslots[i];
 
-		json_object_begin(j, NULL);
-		json_u64(j, "id", s->id);
-		json_u64(j, "as_id", s->as_id);
-		json_u64(j, "gpa", s->gpa);
-		json_u64(j, "size", s->size);
-		json_u64(j, "flags", s->flags);
-		json_array_begin(j, "flag_names");
+		jw_object_begin(j, NULL);
+		jw_u64(j, "id", s->id);
+		jw_u64(j, "as_id", s->as_id);
+		jw_u64(j, "gpa", s->gpa);
+		jw_u64(j, "size", s->size);
+		jw_u64(j, "flags", s->flags);
+		jw_array_begin(j, "flag_names");
 		for (f = 0; f < KVM_NR_MEM_FLAG_NAMES; f++)
 			if (s->flags & kvm_mem_flag_names[f].flag)
-				json_string(j, NULL, kvm_mem_flag_names[f].name);
-		json_array_end(j);
-		json_u64(j, "hva", s->hva);
-		json_object_end(j);
+				jw_string(j, NULL, kvm_mem_flag_names[f].name);
+		jw_array_end(j);
+		jw_u64(j, "hva", s->hva);
+		jw_object_end(j);
 	}
-	json_array_end(j);
-	json_object_end(j);
+	jw_array_end(j);
+	jw_object_end(j);
 }
 
 int lmctl_cmd_list(struct lmctl *ctx, int argc, char **argv)
@@ -163,12 +163,12 @@ int lmctl_cmd_list(struct lmctl *ctx, int argc, char **argv)
 	}
 
 	if (ctx->json) {
-		json_object_begin(&ctx->out, NULL);
-		json_array_begin(&ctx->out, "vms");
+		jw_object_begin(&ctx->out, NULL);
+		jw_array_begin(&ctx->out, "vms");
 		for (i = 0; i < list.nr_vms; i++)
 			list_print_vm_json(&ctx->out, &list.vms[i]);
-		json_array_end(&ctx->out);
-		json_object_end(&ctx->out);
+		jw_array_end(&ctx->out);
+		jw_object_end(&ctx->out);
 	} else if (!list.nr_vms) {
 		printf("no VMs attached\n");
 	} else {

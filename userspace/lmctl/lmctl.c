@@ -72,14 +72,16 @@ static const struct lmctl_cmd lmctl_cmds[] = {
 	{
 		.name = "receive",
 		.run = lmctl_cmd_receive,
-		.usage = "--pid PID --control SOCK --listen ADDR:PORT [--checksum]",
-		.summary = "receive a migrating VM into a VMM started with --incoming",
-		.help = "  --pid PID          the destination VMM (lmvm --incoming)\n"
-			"  --control SOCK     its control socket\n"
+		.usage = "--control SOCK|--qmp SOCK --listen ADDR:PORT [OPTIONS]",
+		.summary = "receive a migrating VM into a VMM waiting for one",
+		.help = "  --control SOCK     the control socket of lmvm --incoming\n"
+			"  --qmp SOCK         or the QMP socket of QEMU -incoming defer -S\n"
+			"  --pid PID          the VMM's pid, checked against the socket's\n"
 			"  --listen ADDR:PORT where to wait for the source ([ADDR6]:PORT\n"
 			"                     for IPv6; port 0 picks one, printed on stderr)\n"
 			"  --recv-method M    pin (default) or user: how pages land in memory\n"
 			"  --checksum         print the VMM's memory checksum before resuming\n"
+			"                     (lmvm)\n"
 			"  --handover CMD     run CMD (sh -c) before resuming; its failure\n"
 			"                     gives the VM back to the source\n"
 			"Accepts one source; when memory and state are in, has the VMM load\n"
@@ -88,10 +90,11 @@ static const struct lmctl_cmd lmctl_cmds[] = {
 	{
 		.name = "migrate",
 		.run = lmctl_cmd_migrate,
-		.usage = "--pid PID --control SOCK --to ADDR:PORT [--mode live|quick] [OPTIONS]",
+		.usage = "--control SOCK|--qmp SOCK --to ADDR:PORT [--mode live|quick] [OPTIONS]",
 		.summary = "move a running VM to a host where lmctl receive waits",
-		.help = "  --pid PID          the source VMM\n"
-			"  --control SOCK     its control socket\n"
+		.help = "  --control SOCK     the source lmvm's control socket\n"
+			"  --qmp SOCK         or the source QEMU's QMP socket\n"
+			"  --pid PID          the VMM's pid, checked against the socket's\n"
 			"  --to ADDR:PORT     the destination's lmctl receive\n"
 			"  --mode live|quick  live: copy while the VM runs, then rounds of\n"
 			"                     the pages it dirtied, then pause for the rest\n"
@@ -277,7 +280,7 @@ int main(int argc, char **argv)
 	int cmd_argc = 0;
 	int i, ret;
 
-	json_init(&ctx.out, stdout);
+	jw_init(&ctx.out, stdout);
 
 	/* Global options come before the command... */
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {

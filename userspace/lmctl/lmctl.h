@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "json.h"
+#include "lmctl_err.h"
 #include "lm_nl.h"
 #include "version.h"	/* kmod/version.h */
 
@@ -52,8 +53,6 @@ struct lmctl_cmd {
 /* The lm netlink handle; NULL after telling the user why there is none. */
 struct lm_nl *lmctl_nl(struct lmctl *ctx);
 
-/* "lmctl: <fmt>\n" on stderr. */
-void lmctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Report a failed operation: "lmctl: <fmt>: <why>" where @why defaults to

@@ -4,9 +4,9 @@
  *
  *   attach the VMM's VM; MIGRATE (lm connects, handshakes, sends CONFIG:
  *   a destination that refuses the layout stops us here, the VM never
- *   paused); pause the VM and save its state through the VMM's control
- *   socket; SWITCHOVER with the state file (lm sends memory, state and
- *   COMMIT); wait for the destination's verdict.
+ *   paused); have the VMM stop the VM and save its state (vmm.h: lmvm's
+ *   control socket or QEMU's QMP); SWITCHOVER with the state file (lm
+ *   sends memory, state and COMMIT); wait for the destination's verdict.
  *
  * On failure the VM is resumed here, unless COMMIT was sent and the
  * destination did not say it refused: then it may already run there, and
@@ -26,6 +26,7 @@
 #include <linux/lm_wire.h>
 
 #include "guardian.h"
+#include "vmm.h"
 #include "xfer.h"
 
 static const char *const send_methods[] = {
@@ -107,7 +108,7 @@ struct converge {
 	uint32_t pct;		/* the guest's throttle */
 };
 
-static int converge_step(struct converge *c, struct vmm_ctl *ctl,
+static int converge_step(struct converge *c, struct vmm *vmm,
 			 const struct lm_xfer_status *st, bool progress)
 {
 	uint32_t pct;
@@ -119,7 +120,7 @@ static int converge_step(struct converge *c, struct vmm_ctl *ctl,
 		pct = c->pct ? c->pct + 10 : 20;
 		if (pct > 99)
 			pct = 99;
-		if (vmm_ctl_run(ctl, "throttle %u", pct))
+		if (vmm->ops->throttle(vmm, pct))
 			return -1;
 		c->pct = pct;
 		fprintf(stderr, "%sround %u: %llu pages dirty (%llu before): guest throttled to %u%%\n",
@@ -137,7 +138,7 @@ static int converge_step(struct converge *c, struct vmm_ctl *ctl,
  * the VMM refused to be throttled (said already).
  */
 static int wait_converging(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
-			   struct vmm_ctl *ctl, struct converge *c,
+			   struct vmm *vmm, struct converge *c,
 			   bool progress, struct lm_xfer_status *st)
 {
 	int ret;
@@ -148,7 +149,7 @@ static int wait_converging(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
 				progress, st);
 		if (ret != -ETIMEDOUT)
 			return ret;
-		if (converge_step(c, ctl, st, progress))
+		if (converge_step(c, vmm, st, progress))
 			return 1;
 	}
 }
@@ -157,16 +158,16 @@ static void report(struct lmctl *ctx, const struct lm_xfer_status *st,
 		   uint64_t downtime_ns, uint64_t total_ns)
 {
 	if (ctx->json) {
-		json_object_begin(&ctx->out, NULL);
-		json_string(&ctx->out, "role", "source");
-		json_string(&ctx->out, "mode",
+		jw_object_begin(&ctx->out, NULL);
+		jw_string(&ctx->out, "role", "source");
+		jw_string(&ctx->out, "mode",
 			    st->mode == LM_WIRE_MODE_LIVE ? "live" : "quick");
 		xfer_json_status(&ctx->out, st);
-		json_u64(&ctx->out, "total_ns", total_ns);
-		json_u64(&ctx->out, "downtime_ns", downtime_ns);
-		json_u64(&ctx->out, "stopcopy_ns", st->stopcopy_ns);
-		json_u64(&ctx->out, "final_dirty_pages", st->dirty_pages);
-		json_object_end(&ctx->out);
+		jw_u64(&ctx->out, "total_ns", total_ns);
+		jw_u64(&ctx->out, "downtime_ns", downtime_ns);
+		jw_u64(&ctx->out, "stopcopy_ns", st->stopcopy_ns);
+		jw_u64(&ctx->out, "final_dirty_pages", st->dirty_pages);
+		jw_object_end(&ctx->out);
 		return;
 	}
 	printf("migrated vm %u (%s): %llu pages (%llu zero), %.1f MiB sent, state %llu bytes, %u round%s\n",
@@ -184,6 +185,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "control", required_argument, NULL, 'c' },
+		{ "qmp", required_argument, NULL, 'Q' },
 		{ "to", required_argument, NULL, 't' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "send-method", required_argument, NULL, 'S' },
@@ -195,7 +197,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		{ "no-progress", no_argument, NULL, 'q' },
 		{ }
 	};
-	const char *control = NULL, *to = NULL, *handover = NULL;
+	const char *control = NULL, *qmp = NULL, *to = NULL, *handover = NULL;
 	uint32_t pid = 0, mode = LM_WIRE_MODE_LIVE, method = 0;
 	struct lm_migrate_opts opts = { 0 };
 	uint64_t t_start, t_pause = 0;
@@ -206,7 +208,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	struct converge converge = { 0 };
 	struct lm_nl *nl, *ev = NULL;
 	struct lm_xfer_status st;
-	struct vmm_ctl ctl = { .fd = -1 };
+	struct vmm vmm = { .fd = -1 };
 	struct guardian guard = { .fd = -1 };
 	struct xfer_addr addr;
 	uint32_t id;
@@ -214,7 +216,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	progress = isatty(STDERR_FILENO);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:t:m:S:r:d:H:b:aq", longopts,
+	while ((c = getopt_long(argc, argv, ":p:c:Q:t:m:S:r:d:H:b:aq", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -224,6 +226,9 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 			break;
 		case 'c':
 			control = optarg;
+			break;
+		case 'Q':
+			qmp = optarg;
 			break;
 		case 't':
 			to = optarg;
@@ -277,8 +282,8 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	if (optind < argc)
 		return lmctl_usage_error(ctx, "unexpected argument '%s'",
 					 argv[optind]);
-	if (!pid || !control || !to)
-		return lmctl_usage_error(ctx, "--pid, --control and --to are required");
+	if (!control == !qmp || !to)
+		return lmctl_usage_error(ctx, "--to and one of --control (lmvm) or --qmp (QEMU) are required");
 	if (!xfer_parse_addr(to, false, &addr))
 		return lmctl_usage_error(ctx, "invalid destination '%s' (ADDR:PORT or [ADDR6]:PORT)",
 					 to);
@@ -292,13 +297,18 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	/* Without events we poll STATUS: slower to notice, still correct. */
 	if (lm_nl_events_open(&ev))
 		ev = NULL;
-	if (vmm_ctl_open(&ctl, control))
+	if (vmm_open(&vmm, qmp ? VMM_QEMU : VMM_LMVM, qmp ? qmp : control, pid))
 		goto out;
-	if (vmm_ctl_run(&ctl, "status"))
+	if (auto_converge && mode == LM_WIRE_MODE_LIVE &&
+	    vmm.kind == VMM_QEMU) {
+		lmctl_err("--auto-converge throttles lmvm only: QEMU throttles its vCPUs in a migration of its own");
 		goto out;
-	if (xfer_attach(ctx, pid, &id, &attached))
+	}
+	if (vmm.ops->check(&vmm, false))
 		goto out;
-	if (guardian_start(&guard, control, id, attached))
+	if (xfer_attach(ctx, vmm.pid, &id, &attached))
+		goto out;
+	if (guardian_start(&guard, &vmm, id, attached))
 		goto out;
 
 	t_start = xfer_now_ns();
@@ -310,7 +320,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (auto_converge && mode == LM_WIRE_MODE_LIVE)
-		ret = wait_converging(ctx, ev, id, &ctl, &converge, progress,
+		ret = wait_converging(ctx, ev, id, &vmm, &converge, progress,
 				      &st);
 	else
 		ret = xfer_wait(ctx, ev, id,
@@ -339,10 +349,9 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	if (guardian_pausing(&guard))
 		goto out_cancel;
 	t_pause = xfer_now_ns();
-	if (vmm_ctl_run(&ctl, "pause"))
-		goto out_cancel;
+	/* Whatever happens from here, the guest may be stopped. */
 	paused = true;
-	if (vmm_ctl_run(&ctl, "save-state %s", state_path))
+	if (vmm.ops->save(&vmm, state_fd, state_path))
 		goto out_cancel;
 	/* Storage moves now: the guest no longer writes to it. */
 	if (handover && xfer_handover(handover, "source", id))
@@ -387,8 +396,8 @@ out_cancel:
 out:
 	/* A VM that runs here again runs at full speed. */
 	if (converge.pct && status != LMCTL_EXIT_OK)
-		vmm_ctl_run(&ctl, "throttle 0");
-	if (paused && !vmm_ctl_run(&ctl, "resume"))
+		vmm.ops->throttle(&vmm, 0);
+	if (paused && !vmm.ops->resume(&vmm))
 		lmctl_err("the VM runs here again");
 	guardian_release(&guard);
 	if (state_fd >= 0) {
@@ -397,7 +406,7 @@ out:
 	}
 	if (attached)
 		lm_nl_detach(nl, id);
-	vmm_ctl_close(&ctl);
+	vmm_close(&vmm);
 	lm_nl_close(ev);
 	return status;
 }

@@ -19,18 +19,19 @@
 #include <linux/lm.h>
 #include <linux/lm_wire.h>
 
+#include "vmm.h"
 #include "xfer.h"
 
 static void report(struct lmctl *ctx, const struct lm_xfer_status *st,
 		   const char *checksum)
 {
 	if (ctx->json) {
-		json_object_begin(&ctx->out, NULL);
-		json_string(&ctx->out, "role", "destination");
+		jw_object_begin(&ctx->out, NULL);
+		jw_string(&ctx->out, "role", "destination");
 		xfer_json_status(&ctx->out, st);
 		if (checksum)
-			json_string(&ctx->out, "checksum", checksum);
-		json_object_end(&ctx->out);
+			jw_string(&ctx->out, "checksum", checksum);
+		jw_object_end(&ctx->out);
 		return;
 	}
 	printf("received vm %u: %llu pages (%llu zero), state %llu bytes, in %.3f s\n",
@@ -46,6 +47,7 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "control", required_argument, NULL, 'c' },
+		{ "qmp", required_argument, NULL, 'Q' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "recv-method", required_argument, NULL, 'R' },
 		{ "checksum", no_argument, NULL, 'k' },
@@ -55,10 +57,10 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 	char state_path[] = "/tmp/lm-state-rx-XXXXXX";
 	int c, ret, state_fd = -1, status = LMCTL_EXIT_FAILURE;
 	uint32_t pid = 0, method = 0, verdict;
-	const char *control = NULL, *listen = NULL, *handover = NULL;
+	const char *control = NULL, *qmp = NULL, *listen = NULL, *handover = NULL;
 	bool attached = false, checksum = false;
-	char sum[sizeof(((struct vmm_ctl *)0)->reply)];
-	struct vmm_ctl ctl = { .fd = -1 };
+	char sum[sizeof(((struct vmm *)0)->reply)];
+	struct vmm vmm = { .fd = -1 };
 	struct lm_nl *nl, *ev = NULL;
 	struct lm_xfer_status st;
 	struct xfer_addr addr;
@@ -67,7 +69,7 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:l:R:kH:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:c:Q:l:R:kH:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (!lmctl_parse_u32(optarg, INT_MAX, &pid) || !pid)
@@ -76,6 +78,9 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 			break;
 		case 'c':
 			control = optarg;
+			break;
+		case 'Q':
+			qmp = optarg;
 			break;
 		case 'l':
 			listen = optarg;
@@ -106,8 +111,10 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 	if (optind < argc)
 		return lmctl_usage_error(ctx, "unexpected argument '%s'",
 					 argv[optind]);
-	if (!pid || !control || !listen)
-		return lmctl_usage_error(ctx, "--pid, --control and --listen are required");
+	if (!control == !qmp || !listen)
+		return lmctl_usage_error(ctx, "--listen and one of --control (lmvm) or --qmp (QEMU) are required");
+	if (checksum && qmp)
+		return lmctl_usage_error(ctx, "--checksum needs lmvm: QEMU computes no digest of guest memory");
 	if (!xfer_parse_addr(listen, true, &addr))
 		return lmctl_usage_error(ctx, "invalid address '%s' (ADDR:PORT or [ADDR6]:PORT)",
 					 listen);
@@ -118,17 +125,12 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 	xfer_catch_signals();
 	if (lm_nl_events_open(&ev))
 		ev = NULL;
-	if (vmm_ctl_open(&ctl, control))
+	if (vmm_open(&vmm, qmp ? VMM_QEMU : VMM_LMVM, qmp ? qmp : control, pid))
 		goto out;
 	/* Received memory overwrites the guest's: it must not have run. */
-	if (vmm_ctl_run(&ctl, "status"))
+	if (vmm.ops->check(&vmm, true))
 		goto out;
-	if (!strstr(ctl.reply, " state=incoming")) {
-		lmctl_err("the VMM is not waiting for an incoming VM (start it with --incoming): %s",
-			  ctl.reply);
-		goto out;
-	}
-	if (xfer_attach(ctx, pid, &id, &attached))
+	if (xfer_attach(ctx, vmm.pid, &id, &attached))
 		goto out;
 	state_fd = mkstemp(state_path);
 	if (state_fd < 0) {
@@ -160,18 +162,14 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 
 	/* Everything is here: the VMM takes over, or the source keeps it. */
 	verdict = LM_WIRE_REASON_NONE;
-	if (vmm_ctl_run(&ctl, "load-state %s", state_path))
+	if (vmm.ops->load(&vmm, state_fd, state_path))
 		verdict = LM_WIRE_REASON_STATE;
-	if (!verdict && checksum) {
-		if (vmm_ctl_run(&ctl, "checksum"))
-			verdict = LM_WIRE_REASON_RESUME;
-		else
-			snprintf(sum, sizeof(sum), "%s", ctl.reply + 3);
-	}
+	if (!verdict && checksum && vmm.ops->checksum(&vmm, sum, sizeof(sum)))
+		verdict = LM_WIRE_REASON_RESUME;
 	/* Storage is taken over before the guest can use it. */
 	if (!verdict && handover && xfer_handover(handover, "destination", id))
 		verdict = LM_WIRE_REASON_RESUME;
-	if (!verdict && vmm_ctl_run(&ctl, "resume"))
+	if (!verdict && vmm.ops->resume(&vmm))
 		verdict = LM_WIRE_REASON_RESUME;
 	ret = lm_nl_complete(nl, id, verdict);
 	if (ret) {
@@ -205,7 +203,7 @@ out:
 	}
 	if (attached)
 		lm_nl_detach(nl, id);
-	vmm_ctl_close(&ctl);
+	vmm_close(&vmm);
 	lm_nl_close(ev);
 	return status;
 }

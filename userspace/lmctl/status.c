@@ -53,11 +53,11 @@ int lmctl_cmd_status(struct lmctl *ctx, int argc, char **argv)
 		return lmctl_fail(ctx, ret, NULL, "status of vm %u", id);
 
 	if (ctx->json) {
-		json_object_begin(&ctx->out, NULL);
-		json_string(&ctx->out, "role", st.role == LM_WIRE_ROLE_SOURCE ?
+		jw_object_begin(&ctx->out, NULL);
+		jw_string(&ctx->out, "role", st.role == LM_WIRE_ROLE_SOURCE ?
 			    "source" : "destination");
 		xfer_json_status(&ctx->out, &st);
-		json_object_end(&ctx->out);
+		jw_object_end(&ctx->out);
 		return LMCTL_EXIT_OK;
 	}
 	printf("vm %u: %s, phase %s, round %u, %llu dirty pages left\n",

@@ -59,32 +59,32 @@ static void print_round(const struct lm_track_round *r, bool slots)
 
 static void json_slot(struct json *j, const struct lm_track_slot *s)
 {
-	json_object_begin(j, NULL);
-	json_u64(j, "id", s->id);
-	json_u64(j, "as_id", s->as_id);
-	json_u64(j, "gpa", s->gfn << 12);
-	json_u64(j, "pages", s->pages);
-	json_u64(j, "dirty", s->dirty);
-	json_string(j, "state", slot_state_name(s->state));
-	json_object_end(j);
+	jw_object_begin(j, NULL);
+	jw_u64(j, "id", s->id);
+	jw_u64(j, "as_id", s->as_id);
+	jw_u64(j, "gpa", s->gfn << 12);
+	jw_u64(j, "pages", s->pages);
+	jw_u64(j, "dirty", s->dirty);
+	jw_string(j, "state", slot_state_name(s->state));
+	jw_object_end(j);
 }
 
 static void json_round(struct json *j, const struct lm_track_round *r)
 {
 	size_t i;
 
-	json_object_begin(j, NULL);
-	json_u64(j, "vm", r->vm_id);
-	json_u64(j, "round", r->round);
-	json_u64(j, "pages", r->pages);
-	json_u64(j, "dirty", r->dirty);
-	json_u64(j, "harvest_ns", r->harvest_ns);
-	json_bool(j, "manual_protect", r->manual_protect);
-	json_array_begin(j, "slots");
+	jw_object_begin(j, NULL);
+	jw_u64(j, "vm", r->vm_id);
+	jw_u64(j, "round", r->round);
+	jw_u64(j, "pages", r->pages);
+	jw_u64(j, "dirty", r->dirty);
+	jw_u64(j, "harvest_ns", r->harvest_ns);
+	jw_bool(j, "manual_protect", r->manual_protect);
+	jw_array_begin(j, "slots");
 	for (i = 0; i < r->nr_slots; i++)
 		json_slot(j, &r->slots[i]);
-	json_array_end(j);
-	json_object_end(j);
+	jw_array_end(j);
+	jw_object_end(j);
 }
 
 static void sleep_ms(uint32_t ms)
@@ -106,7 +106,7 @@ static int track_sync(struct lmctl *ctx, struct lm_nl *nl, uint32_t id,
 	int ret;
 
 	if (ctx->json)
-		json_array_begin(&ctx->out, NULL);
+		jw_array_begin(&ctx->out, NULL);
 	for (i = 0; i < count; i++) {
 		if (i && interval_ms)
 			sleep_ms(interval_ms);
@@ -114,7 +114,7 @@ static int track_sync(struct lmctl *ctx, struct lm_nl *nl, uint32_t id,
 		if (ret) {
 			lm_track_round_free(&r);
 			if (ctx->json)
-				json_array_end(&ctx->out);
+				jw_array_end(&ctx->out);
 			return lmctl_fail(ctx, ret,
 					  ret == -ENOENT ? "no such VM, or it is not tracked" : NULL,
 					  "sync VM %" PRIu32, id);
@@ -127,7 +127,7 @@ static int track_sync(struct lmctl *ctx, struct lm_nl *nl, uint32_t id,
 		lm_track_round_free(&r);
 	}
 	if (ctx->json)
-		json_array_end(&ctx->out);
+		jw_array_end(&ctx->out);
 	return LMCTL_EXIT_OK;
 }
 
@@ -150,23 +150,23 @@ static int track_get(struct lmctl *ctx, struct lm_nl *nl, uint32_t id)
 		pages += d.runs[i].npages;
 
 	if (ctx->json) {
-		json_object_begin(&ctx->out, NULL);
-		json_u64(&ctx->out, "vm", id);
-		json_u64(&ctx->out, "round", d.round);
-		json_u64(&ctx->out, "dirty", pages);
-		json_array_begin(&ctx->out, "slots");
+		jw_object_begin(&ctx->out, NULL);
+		jw_u64(&ctx->out, "vm", id);
+		jw_u64(&ctx->out, "round", d.round);
+		jw_u64(&ctx->out, "dirty", pages);
+		jw_array_begin(&ctx->out, "slots");
 		for (i = 0; i < d.nr_slots; i++)
 			json_slot(&ctx->out, &d.slots[i]);
-		json_array_end(&ctx->out);
-		json_array_begin(&ctx->out, "runs");
+		jw_array_end(&ctx->out);
+		jw_array_begin(&ctx->out, "runs");
 		for (i = 0; i < d.nr_runs; i++) {
-			json_object_begin(&ctx->out, NULL);
-			json_u64(&ctx->out, "gpa", d.runs[i].gfn << 12);
-			json_u64(&ctx->out, "pages", d.runs[i].npages);
-			json_object_end(&ctx->out);
+			jw_object_begin(&ctx->out, NULL);
+			jw_u64(&ctx->out, "gpa", d.runs[i].gfn << 12);
+			jw_u64(&ctx->out, "pages", d.runs[i].npages);
+			jw_object_end(&ctx->out);
 		}
-		json_array_end(&ctx->out);
-		json_object_end(&ctx->out);
+		jw_array_end(&ctx->out);
+		jw_object_end(&ctx->out);
 	} else {
 		printf("vm %" PRIu32 " round %" PRIu64 ": %" PRIu64
 		       " dirty pages in %zu runs\n", id, d.round, pages,
@@ -261,11 +261,11 @@ int lmctl_cmd_track(struct lmctl *ctx, int argc, char **argv)
 				  "%s tracking VM %" PRIu32, op, id);
 
 	if (ctx->json) {
-		json_object_begin(&ctx->out, NULL);
-		json_u64(&ctx->out, "vm", id);
-		json_string(&ctx->out, "tracking",
+		jw_object_begin(&ctx->out, NULL);
+		jw_u64(&ctx->out, "vm", id);
+		jw_string(&ctx->out, "tracking",
 			    strcmp(op, "start") ? "stopped" : "started");
-		json_object_end(&ctx->out);
+		jw_object_end(&ctx->out);
 	} else {
 		printf("vm %" PRIu32 ": dirty tracking %s\n", id,
 		       strcmp(op, "start") ? "stopped" : "started");

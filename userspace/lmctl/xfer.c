@@ -63,78 +63,6 @@ bool xfer_parse_addr(const char *s, bool port_may_be_zero,
 	return false;
 }
 
-int vmm_ctl_open(struct vmm_ctl *c, const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-
-	c->path = path;
-	c->reply[0] = '\0';
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		lmctl_err("control socket path too long: %s", path);
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sun, sizeof(sun))) {
-		lmctl_err("cannot connect to the VMM's control socket %s: %s",
-			  path, strerror(errno));
-		if (c->fd >= 0)
-			close(c->fd);
-		c->fd = -1;
-		return -1;
-	}
-	return 0;
-}
-
-void vmm_ctl_close(struct vmm_ctl *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-}
-
-int vmm_ctl_run(struct vmm_ctl *c, const char *fmt, ...)
-{
-	char line[1024];
-	size_t got = 0;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0 || n >= (int)sizeof(line) - 1) {
-		lmctl_err("control command too long");
-		return -1;
-	}
-	line[n++] = '\n';
-	if (send(c->fd, line, n, MSG_NOSIGNAL) != n) {
-		lmctl_err("VMM control socket %s: %s", c->path, strerror(errno));
-		return -1;
-	}
-	/* One line back. */
-	while (got < sizeof(c->reply) - 1) {
-		ssize_t r = recv(c->fd, c->reply + got, 1, 0);
-
-		if (r <= 0) {
-			lmctl_err("VMM control socket %s: %s", c->path,
-				  r ? strerror(errno) : "closed by the VMM");
-			c->reply[got] = '\0';
-			return -1;
-		}
-		if (c->reply[got] == '\n')
-			break;
-		got++;
-	}
-	c->reply[got] = '\0';
-	if (strncmp(c->reply, "ok", 2) || (c->reply[2] && c->reply[2] != ' ')) {
-		line[n - 1] = '\0';
-		lmctl_err("VMM refused '%s': %s", line, c->reply);
-		return -1;
-	}
-	return 0;
-}
-
 int xfer_attach(struct lmctl *ctx, pid_t pid, uint32_t *id, bool *attached)
 {
 	struct lm_nl *nl = lmctl_nl(ctx);
@@ -355,21 +283,21 @@ bool xfer_may_resume(const struct lm_xfer_status *st)
 
 void xfer_json_status(struct json *j, const struct lm_xfer_status *st)
 {
-	json_u64(j, "vm", st->vm_id);
-	json_string(j, "phase", xfer_phase_name(st->phase));
-	json_u64(j, "round", st->round);
-	json_u64(j, "dirty_pages", st->dirty_pages);
-	json_u64(j, "pages", st->pages);
-	json_u64(j, "zero_pages", st->zero_pages);
-	json_u64(j, "total_pages", st->total_pages);
-	json_u64(j, "bytes", st->bytes);
-	json_u64(j, "state_bytes", st->state_size);
-	json_u64(j, "elapsed_ns", st->elapsed_ns);
-	json_u64(j, "cpu_ns", st->cpu_ns);
+	jw_u64(j, "vm", st->vm_id);
+	jw_string(j, "phase", xfer_phase_name(st->phase));
+	jw_u64(j, "round", st->round);
+	jw_u64(j, "dirty_pages", st->dirty_pages);
+	jw_u64(j, "pages", st->pages);
+	jw_u64(j, "zero_pages", st->zero_pages);
+	jw_u64(j, "total_pages", st->total_pages);
+	jw_u64(j, "bytes", st->bytes);
+	jw_u64(j, "state_bytes", st->state_size);
+	jw_u64(j, "elapsed_ns", st->elapsed_ns);
+	jw_u64(j, "cpu_ns", st->cpu_ns);
 	if (st->phase == LM_PHASE_FAILED) {
-		json_string(j, "failed_phase", xfer_phase_name(st->failed_phase));
-		json_string(j, "reason", xfer_reason_name(st->reason));
-		json_u64(j, "errno", st->err);
-		json_string(j, "message", st->message);
+		jw_string(j, "failed_phase", xfer_phase_name(st->failed_phase));
+		jw_string(j, "reason", xfer_reason_name(st->reason));
+		jw_u64(j, "errno", st->err);
+		jw_string(j, "message", st->message);
 	}
 }

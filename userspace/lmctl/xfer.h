@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What lmctl's migrate, receive and status subcommands share: the address
- * and VMM control socket handling, attaching the VMM's VM, waiting for a
- * transfer's phases and reporting its outcome.
+ * handling, attaching the VMM's VM, waiting for a transfer's phases and
+ * reporting its outcome. The VMM itself is behind vmm.h.
  */
 #ifndef LMCTL_XFER_H
 #define LMCTL_XFER_H
@@ -24,19 +24,6 @@ struct xfer_addr {
 /* "A.B.C.D:PORT" or "[IPV6]:PORT"; false if it is neither. */
 bool xfer_parse_addr(const char *s, bool port_may_be_zero,
 		     struct xfer_addr *a);
-
-/* lmvm's control socket: one-line commands, "ok ..." or "error: ...". */
-struct vmm_ctl {
-	int fd;
-	const char *path;
-	char reply[4096];
-};
-
-int vmm_ctl_open(struct vmm_ctl *c, const char *path);
-void vmm_ctl_close(struct vmm_ctl *c);
-/* Send @cmd; 0 if the VMM answered "ok", else -1 (reply or errno said). */
-int vmm_ctl_run(struct vmm_ctl *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 
 /*
  * Attach the VM of VMM @pid; *@attached tells whether we did (and so
