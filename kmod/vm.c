@@ -20,8 +20,14 @@
 #define LM_VM_ID_MIN 1
 
 static DEFINE_IDR(vm_idr);
-/* Protects vm_idr; taken for lookups, never while calling into KVM. */
+/* Protects vm_idr and vm_next_id; never held while calling into KVM. */
 static DEFINE_MUTEX(vm_idr_lock);
+/*
+ * The id of the next VM attached. Ids only grow: a tool (or an attacker)
+ * still holding the id of a detached VM must find nothing there, not a
+ * VM attached since. 2^31 attaches exhaust them; ATTACH fails after that.
+ */
+static unsigned int vm_next_id = LM_VM_ID_MIN;
 /* Live lm_vm objects, to catch a leaked reference at module unload. */
 static atomic_t vm_count = ATOMIC_INIT(0);
 
@@ -109,12 +115,19 @@ struct lm_vm *lm_vm_attach(struct file *file, struct pid *owner,
 		ret = -EEXIST;
 		goto err_unlock;
 	}
-	ret = idr_alloc(&vm_idr, vm, LM_VM_ID_MIN, 0, GFP_KERNEL);
+	if (vm_next_id > INT_MAX) {
+		NL_SET_ERR_MSG(extack, "VM ids are exhausted: reload the module");
+		ret = -ENOSPC;
+		goto err_unlock;
+	}
+	/* Every id from vm_next_id on is free: this returns vm_next_id. */
+	ret = idr_alloc(&vm_idr, vm, vm_next_id, 0, GFP_KERNEL);
 	if (ret < 0) {
 		NL_SET_ERR_MSG(extack, "Cannot allocate a VM id");
 		goto err_unlock;
 	}
 	vm->id = ret;
+	vm_next_id = ret + 1U;
 	/* The caller's reference; the one from kref_init() is the table's. */
 	kref_get(&vm->ref);
 	mutex_unlock(&vm_idr_lock);

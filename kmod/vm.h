@@ -2,7 +2,9 @@
 /*
  * Attached VMs: lm's handle on a KVM virtual machine.
  *
- * ATTACH turns a KVM VM file into a struct lm_vm with a small integer id.
+ * ATTACH turns a KVM VM file into a struct lm_vm with an integer id. Ids
+ * are handed out in increasing order and never reused while the module is
+ * loaded, so an id kept after DETACH names nothing rather than another VM.
  * The lm_vm holds a reference on the VM's struct file, which keeps the
  * struct kvm (and the vendor module behind its file operations) alive even
  * after the VMM closed its descriptor or exited.
