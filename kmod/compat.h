@@ -72,4 +72,11 @@ static inline struct nlattr **lm_genl_dump_attrs(struct netlink_callback *cb)
 #endif
 }
 
+/* 6.2 split the ops that pre_doit is handed from struct genl_ops. */
+#if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
+#define lm_genl_pre_doit_ops genl_split_ops
+#else
+#define lm_genl_pre_doit_ops genl_ops
+#endif
+
 #endif /* _LM_COMPAT_H */

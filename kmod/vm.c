@@ -8,6 +8,7 @@
 #include "vm.h"
 
 #include <linux/atomic.h>
+#include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
@@ -15,6 +16,7 @@
 #include <linux/netlink.h>
 #include <linux/pid.h>
 #include <linux/slab.h>
+#include <net/net_namespace.h>
 
 /* Ids start at 1 so that 0 can mean "no VM" in tools and replies. */
 #define LM_VM_ID_MIN 1
@@ -38,6 +40,8 @@ static void vm_release(struct kref *ref)
 	/* May be the last reference on the VM: KVM destroys it from here. */
 	fput(vm->file);
 	put_pid(vm->owner);
+	put_cred(vm->cred);
+	put_net(vm->net);
 	mutex_destroy(&vm->lock);
 	kfree(vm);
 	atomic_dec(&vm_count);
@@ -90,11 +94,12 @@ static bool vm_is_attached(struct kvm *kvm)
 }
 
 /*
- * Attach the KVM VM behind @file, whose VMM is @owner. Takes its own
- * references on both; the caller keeps its own.
+ * Attach the KVM VM behind @file, whose VMM is @owner, for current asking
+ * from network namespace @net. Takes its own references on the file, the
+ * pid, current's credentials and @net; the caller keeps its own.
  */
 struct lm_vm *lm_vm_attach(struct file *file, struct pid *owner,
-			   struct netlink_ext_ack *extack)
+			   struct net *net, struct netlink_ext_ack *extack)
 {
 	struct lm_vm *vm;
 	int ret;
@@ -107,6 +112,8 @@ struct lm_vm *lm_vm_attach(struct file *file, struct pid *owner,
 	vm->file = get_file(file);
 	vm->kvm = file->private_data;
 	vm->owner = get_pid(owner);
+	vm->cred = get_current_cred();
+	vm->net = get_net(net);
 	atomic_inc(&vm_count);
 
 	mutex_lock(&vm_idr_lock);
