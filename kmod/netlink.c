@@ -507,10 +507,14 @@ static const struct genl_ops lm_genl_ops[] = {
 	},
 };
 
-/* Transfer progress (LM_CMD_EVENT); admin only, like the commands. */
+/*
+ * Transfer progress (LM_CMD_EVENT), sent in the network namespace of the
+ * transfer only. Joining needs CAP_NET_ADMIN over that namespace: the
+ * events tell which VMs migrate where.
+ */
 static const struct genl_multicast_group lm_genl_mcgrps[] = {
 	[LM_GENL_MCGRP_XFER] = { .name = LM_MCGRP_XFER_NAME,
-				 .flags = GENL_UNS_ADMIN_PERM },
+				 .flags = GENL_MCAST_CAP_NET_ADMIN },
 };
 
 struct genl_family lm_genl_family __ro_after_init = {
