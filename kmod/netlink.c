@@ -363,6 +363,9 @@ static int list_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
+/* genl_ops.internal_flags: the command names a VM by LM_A_VM_ID. */
+#define LM_NL_VM	BIT(0)
+
 /*
  * Every request naming a VM (LM_A_VM_ID) is authorised here, before its
  * handler runs: the caller must ask from the VM's network namespace and
@@ -373,10 +376,17 @@ static int list_dump(struct sk_buff *skb, struct netlink_callback *cb)
 static int lm_genl_pre_doit(const struct lm_genl_pre_doit_ops *ops,
 			    struct sk_buff *skb, struct genl_info *info)
 {
-	struct nlattr *id = info->attrs[LM_A_VM_ID];
+	struct nlattr *id;
 	struct lm_vm *vm;
 	int ret;
 
+	/*
+	 * Only ops flagged LM_NL_VM have LM_A_VM_ID in their attribute table:
+	 * GET_INFO's, without a policy, is shorter than that.
+	 */
+	if (!(ops->internal_flags & LM_NL_VM))
+		return 0;
+	id = info->attrs[LM_A_VM_ID];
 	if (!id)
 		return 0;
 	vm = lm_vm_get(nla_get_u32(id));
@@ -426,6 +436,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= vm_id_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_LIST,
@@ -434,6 +445,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= vm_id_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_TRACK_START,
@@ -441,6 +453,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= vm_id_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_TRACK_SYNC,
@@ -448,6 +461,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= vm_id_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_TRACK_GET,
@@ -455,6 +469,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= vm_id_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_TRACK_STOP,
@@ -462,6 +477,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= vm_id_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_LISTEN,
@@ -469,6 +485,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= lm_xfer_listen_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_MIGRATE,
@@ -476,6 +493,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= lm_xfer_migrate_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_SWITCHOVER,
@@ -483,6 +501,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= lm_xfer_switchover_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_COMPLETE,
@@ -490,6 +509,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= lm_xfer_complete_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_CANCEL,
@@ -497,6 +517,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= lm_xfer_vm_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_STATUS,
@@ -504,6 +525,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= lm_xfer_vm_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 };
 
