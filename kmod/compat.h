@@ -73,4 +73,23 @@ static inline struct nlattr **lm_genl_dump_attrs(struct netlink_callback *cb)
 #endif
 }
 
+/* 6.2 split the ops that pre_doit is handed from struct genl_ops. */
+#if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
+#define lm_genl_pre_doit_ops genl_split_ops
+#else
+#define lm_genl_pre_doit_ops genl_ops
+#endif
+
+/*
+ * The generic netlink core lets anyone join a family's multicast group
+ * unless the group asks for a capability, which it can only since the
+ * GENL_MCAST_CAP_* flags (6.7, backported to the 6.1 stable series, which
+ * Debian 12's kernel has). No hook of
+ * the family itself sees the bind on older kernels, so lm does not build
+ * there rather than hand transfer events to every local user.
+ */
+#ifndef GENL_MCAST_CAP_NET_ADMIN
+#error "lm needs GENL_MCAST_CAP_NET_ADMIN (6.7, or a 6.1 stable release with it)"
+#endif
+
 #endif /* _LM_COMPAT_H */

@@ -23,6 +23,7 @@
 #include <linux/sched/mm.h>
 #include <linux/utsname.h>
 #include <net/genetlink.h>
+#include <net/sock.h>
 
 static const struct nla_policy attach_policy[LM_A_MAX + 1] = {
 	[LM_A_VM_FD]	= { .type = NLA_U32 },
@@ -93,6 +94,17 @@ static struct pid *vm_owner(struct kvm *kvm, struct genl_info *info)
 		NL_SET_ERR_MSG_ATTR(info->extack, attr, "No such process");
 		return ERR_PTR(-ESRCH);
 	}
+	/*
+	 * Attaching hands the caller the VMM's guest memory: it needs the
+	 * right to ptrace the VMM. Asked before anything else is said about
+	 * the process, so that it learns nothing of one it may not ptrace.
+	 */
+	if (!lm_may_ptrace(task)) {
+		put_task_struct(task);
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "Not allowed to ptrace this process");
+		return ERR_PTR(-EPERM);
+	}
 
 	mm = get_task_mm(task);
 	owns = mm && mm == kvm->mm;
@@ -146,7 +158,7 @@ static int attach(struct sk_buff *skb, struct genl_info *info)
 		goto err_put_file;
 	}
 
-	vm = lm_vm_attach(file, owner, info->extack);
+	vm = lm_vm_attach(file, owner, genl_info_net(info), info->extack);
 	if (IS_ERR(vm)) {
 		ret = PTR_ERR(vm);
 		goto err_put_owner;
@@ -329,6 +341,13 @@ static int list_dump(struct sk_buff *skb, struct netlink_callback *cb)
 			lm_vm_put(vm);
 			break;
 		}
+		/* A VM the caller may not act on is not listed to it. */
+		if (!lm_vm_visible(vm, sock_net(cb->skb->sk))) {
+			lm_vm_put(vm);
+			cb->args[1] = 0;
+			id++;
+			continue;
+		}
 		ret = put_vm(skb, portid, seq, NLM_F_MULTI, vm, &cb->args[1]);
 		lm_vm_put(vm);
 		if (ret)
@@ -342,6 +361,60 @@ static int list_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	if (ret && !skb->len)
 		return ret;
 	return skb->len;
+}
+
+/* genl_ops.internal_flags: the command names a VM by LM_A_VM_ID. */
+#define LM_NL_VM	BIT(0)
+
+/*
+ * Every request naming a VM (LM_A_VM_ID) is authorised here, before its
+ * handler runs: the caller must ask from the VM's network namespace and
+ * may ptrace its VMM (kmod/authority.c). Ids are never reused, so the VM
+ * the handler then looks up is the one authorised. An unknown id is left
+ * to the handler, which reports it.
+ */
+static int lm_genl_pre_doit(const struct lm_genl_pre_doit_ops *ops,
+			    struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *id;
+	struct lm_vm *vm;
+	int ret;
+
+	/*
+	 * Only ops flagged LM_NL_VM have LM_A_VM_ID in their attribute table:
+	 * GET_INFO's, without a policy, is shorter than that.
+	 */
+	if (!(ops->internal_flags & LM_NL_VM))
+		return 0;
+	id = info->attrs[LM_A_VM_ID];
+	if (!id)
+		return 0;
+	vm = lm_vm_get(nla_get_u32(id));
+	if (!vm)
+		return 0;
+	ret = lm_vm_authorize(vm, genl_info_net(info), info->extack);
+	lm_vm_put(vm);
+	return ret;
+}
+
+/*
+ * Dumps do not pass through pre_doit; TRACK_GET asks at every step of its
+ * dump, since the caller's credentials may change between two reads.
+ */
+static int track_get_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct nlattr *id = lm_genl_dump_attrs(cb)[LM_A_VM_ID];
+	struct lm_vm *vm;
+	int ret;
+
+	vm = id ? lm_vm_get(nla_get_u32(id)) : NULL;
+	if (vm) {
+		ret = lm_vm_authorize(vm, sock_net(cb->skb->sk), cb->extack);
+		lm_vm_put(vm);
+		if (ret)
+			return ret;
+	}
+	return lm_dirty_nl_get_dump(skb, cb);
 }
 
 static const struct genl_ops lm_genl_ops[] = {
@@ -363,6 +436,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= vm_id_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_LIST,
@@ -371,6 +445,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= vm_id_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_TRACK_START,
@@ -378,6 +453,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= vm_id_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_TRACK_SYNC,
@@ -385,13 +461,15 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= vm_id_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_TRACK_GET,
-		.dumpit	= lm_dirty_nl_get_dump,
+		.dumpit	= track_get_dump,
 		.policy	= vm_id_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_TRACK_STOP,
@@ -399,6 +477,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= vm_id_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_LISTEN,
@@ -406,6 +485,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= lm_xfer_listen_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_MIGRATE,
@@ -413,6 +493,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= lm_xfer_migrate_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_SWITCHOVER,
@@ -420,6 +501,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= lm_xfer_switchover_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_COMPLETE,
@@ -427,6 +509,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= lm_xfer_complete_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_CANCEL,
@@ -434,6 +517,7 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= lm_xfer_vm_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 	{
 		.cmd	= LM_CMD_STATUS,
@@ -441,13 +525,18 @@ static const struct genl_ops lm_genl_ops[] = {
 		.policy	= lm_xfer_vm_policy,
 		.maxattr = LM_A_MAX,
 		.flags	= GENL_ADMIN_PERM,
+		.internal_flags = LM_NL_VM,
 	},
 };
 
-/* Transfer progress (LM_CMD_EVENT); admin only, like the commands. */
+/*
+ * Transfer progress (LM_CMD_EVENT), sent in the network namespace of the
+ * transfer only. Joining needs CAP_NET_ADMIN over that namespace: the
+ * events tell which VMs migrate where.
+ */
 static const struct genl_multicast_group lm_genl_mcgrps[] = {
 	[LM_GENL_MCGRP_XFER] = { .name = LM_MCGRP_XFER_NAME,
-				 .flags = GENL_UNS_ADMIN_PERM },
+				 .flags = GENL_MCAST_CAP_NET_ADMIN },
 };
 
 struct genl_family lm_genl_family __ro_after_init = {
@@ -458,6 +547,7 @@ struct genl_family lm_genl_family __ro_after_init = {
 	.netnsok	= true,
 	/* Every command takes its own locks; none needs genl_mutex. */
 	.parallel_ops	= true,
+	.pre_doit	= lm_genl_pre_doit,
 	.ops		= lm_genl_ops,
 	.n_ops		= ARRAY_SIZE(lm_genl_ops),
 	.mcgrps		= lm_genl_mcgrps,

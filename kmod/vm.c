@@ -8,6 +8,7 @@
 #include "vm.h"
 
 #include <linux/atomic.h>
+#include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
@@ -15,13 +16,20 @@
 #include <linux/netlink.h>
 #include <linux/pid.h>
 #include <linux/slab.h>
+#include <net/net_namespace.h>
 
 /* Ids start at 1 so that 0 can mean "no VM" in tools and replies. */
 #define LM_VM_ID_MIN 1
 
 static DEFINE_IDR(vm_idr);
-/* Protects vm_idr; taken for lookups, never while calling into KVM. */
+/* Protects vm_idr and vm_next_id; never held while calling into KVM. */
 static DEFINE_MUTEX(vm_idr_lock);
+/*
+ * The id of the next VM attached. Ids only grow: a tool (or an attacker)
+ * still holding the id of a detached VM must find nothing there, not a
+ * VM attached since. 2^31 attaches exhaust them; ATTACH fails after that.
+ */
+static unsigned int vm_next_id = LM_VM_ID_MIN;
 /* Live lm_vm objects, to catch a leaked reference at module unload. */
 static atomic_t vm_count = ATOMIC_INIT(0);
 
@@ -32,6 +40,8 @@ static void vm_release(struct kref *ref)
 	/* May be the last reference on the VM: KVM destroys it from here. */
 	fput(vm->file);
 	put_pid(vm->owner);
+	put_cred(vm->cred);
+	put_net(vm->net);
 	mutex_destroy(&vm->lock);
 	kfree(vm);
 	atomic_dec(&vm_count);
@@ -84,11 +94,12 @@ static bool vm_is_attached(struct kvm *kvm)
 }
 
 /*
- * Attach the KVM VM behind @file, whose VMM is @owner. Takes its own
- * references on both; the caller keeps its own.
+ * Attach the KVM VM behind @file, whose VMM is @owner, for current asking
+ * from network namespace @net. Takes its own references on the file, the
+ * pid, current's credentials and @net; the caller keeps its own.
  */
 struct lm_vm *lm_vm_attach(struct file *file, struct pid *owner,
-			   struct netlink_ext_ack *extack)
+			   struct net *net, struct netlink_ext_ack *extack)
 {
 	struct lm_vm *vm;
 	int ret;
@@ -101,6 +112,8 @@ struct lm_vm *lm_vm_attach(struct file *file, struct pid *owner,
 	vm->file = get_file(file);
 	vm->kvm = file->private_data;
 	vm->owner = get_pid(owner);
+	vm->cred = get_current_cred();
+	vm->net = get_net(net);
 	atomic_inc(&vm_count);
 
 	mutex_lock(&vm_idr_lock);
@@ -109,12 +122,19 @@ struct lm_vm *lm_vm_attach(struct file *file, struct pid *owner,
 		ret = -EEXIST;
 		goto err_unlock;
 	}
-	ret = idr_alloc(&vm_idr, vm, LM_VM_ID_MIN, 0, GFP_KERNEL);
+	if (vm_next_id > INT_MAX) {
+		NL_SET_ERR_MSG(extack, "VM ids are exhausted: reload the module");
+		ret = -ENOSPC;
+		goto err_unlock;
+	}
+	/* Every id from vm_next_id on is free: this returns vm_next_id. */
+	ret = idr_alloc(&vm_idr, vm, vm_next_id, 0, GFP_KERNEL);
 	if (ret < 0) {
 		NL_SET_ERR_MSG(extack, "Cannot allocate a VM id");
 		goto err_unlock;
 	}
 	vm->id = ret;
+	vm_next_id = ret + 1U;
 	/* The caller's reference; the one from kref_init() is the table's. */
 	kref_get(&vm->ref);
 	mutex_unlock(&vm_idr_lock);

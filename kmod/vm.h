@@ -2,7 +2,9 @@
 /*
  * Attached VMs: lm's handle on a KVM virtual machine.
  *
- * ATTACH turns a KVM VM file into a struct lm_vm with a small integer id.
+ * ATTACH turns a KVM VM file into a struct lm_vm with an integer id. Ids
+ * are handed out in increasing order and never reused while the module is
+ * loaded, so an id kept after DETACH names nothing rather than another VM.
  * The lm_vm holds a reference on the VM's struct file, which keeps the
  * struct kvm (and the vendor module behind its file operations) alive even
  * after the VMM closed its descriptor or exited.
@@ -14,6 +16,10 @@
  * vm->lock and runs the teardown of every part (dirty tracking, transfer)
  * before dropping the table's reference, so a part that holds vm->lock and
  * sees !vm->dead may use the VM freely.
+ *
+ * Authority (Documentation/security.rst): a VM belongs to the network
+ * namespace it was attached from, and only a caller who may ptrace its VMM
+ * may act on it; lm_vm_authorize() is asked before every command on a VM.
  */
 #ifndef _LM_VM_H
 #define _LM_VM_H
@@ -22,10 +28,13 @@
 #include <linux/mutex.h>
 #include <linux/types.h>
 
+struct cred;
 struct file;
 struct kvm;
+struct net;
 struct pid;
 struct netlink_ext_ack;
+struct task_struct;
 struct lm_dirty;
 struct lm_xfer;
 
@@ -37,6 +46,9 @@ struct lm_vm {
 	struct kvm *kvm;
 	/* The VMM: the thread group whose address space the VM uses. */
 	struct pid *owner;
+	/* Who attached the VM, and from which network namespace. */
+	const struct cred *cred;
+	struct net *net;
 	/* Serialises the commands that operate on this VM. */
 	struct mutex lock;
 	/* Set, under lock, once the VM is detached: no new work may start. */
@@ -51,11 +63,16 @@ int lm_vm_init(void);
 void lm_vm_uninit(void);
 
 struct lm_vm *lm_vm_attach(struct file *file, struct pid *owner,
-			   struct netlink_ext_ack *extack);
+			   struct net *net, struct netlink_ext_ack *extack);
 int lm_vm_detach(u32 id, struct netlink_ext_ack *extack);
 
 struct lm_vm *lm_vm_get(u32 id);
 struct lm_vm *lm_vm_get_next(u32 *id);
 void lm_vm_put(struct lm_vm *vm);
+
+bool lm_may_ptrace(struct task_struct *task);
+bool lm_vm_visible(struct lm_vm *vm, struct net *net);
+int lm_vm_authorize(struct lm_vm *vm, struct net *net,
+		    struct netlink_ext_ack *extack);
 
 #endif /* _LM_VM_H */

@@ -277,7 +277,7 @@ mig_pid=$!
 pids="$pids $mig_pid"
 i=0
 while [ $i -lt 300 ]; do
-	phase=$(lmctl status --vm "$dst_vm" 2>/dev/null |
+	phase=$(in_dst lmctl status --vm "$dst_vm" 2>/dev/null |
 		sed -n 's/.*phase \([a-z-]*\),.*/\1/p')
 	[ "$phase" = "$kill_phase" ] && break
 	i=$((i + 1))
@@ -300,7 +300,7 @@ verify=$(ctl "$WORK/src3.sock" verify)
 log "source verify: $verify"
 check "the source's memory is intact" [ "${verify%% *}" = ok ]
 # A killed lmctl receive leaves its VM attached, as lmctl attach would.
-lmctl detach --vm "$dst_vm" > /dev/null
+in_dst lmctl detach --vm "$dst_vm" > /dev/null
 stop_vmm src3
 stop_vmm dst3
 wait $src_pid $dst_pid 2>/dev/null
@@ -388,10 +388,10 @@ if [ "$MODE" = live ]; then
 	mig_pid=$!
 	pids="$pids $mig_pid"
 	sleep 1
-	vm=$(lmctl list | sed -n "s/^vm \([0-9]*\): pid $src_pid,.*/\1/p")
-	s1=$(lmctl -j status --vm "$vm")
+	vm=$(in_src lmctl list | sed -n "s/^vm \([0-9]*\): pid $src_pid,.*/\1/p")
+	s1=$(in_src lmctl -j status --vm "$vm")
 	sleep 3
-	s2=$(lmctl -j status --vm "$vm")
+	s2=$(in_src lmctl -j status --vm "$vm")
 	wait $mig_pid
 	status=$?
 	wait_receive

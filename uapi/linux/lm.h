@@ -11,15 +11,30 @@
  * the family (lmctl refuses to). New commands and attributes keep it. The
  * release version (LM_A_INFO_MODULE_VERSION) is not part of the ABI. The
  * family is usable from every network namespace.
- * Every command that changes state requires CAP_NET_ADMIN in the user
- * namespace owning the caller's network namespace (GENL_ADMIN_PERM); so do
- * the commands that reveal another process's address space (LM_CMD_LIST).
+ * Every command but LM_CMD_GET_INFO requires CAP_NET_ADMIN in the initial
+ * user namespace (GENL_ADMIN_PERM), whatever the caller's namespaces.
+ *
+ * Authority over a VM (Documentation/security.rst): a VM belongs to the
+ * network namespace of the socket that attached it, and only a caller who
+ * may ptrace its VMM may act on it. Every command naming a VM (LM_A_VM_ID)
+ * is refused, before anything else about the VM is checked, with
+ *   -ENOENT "No attached VM has this id" when asked on a socket of another
+ *           network namespace: there the VM does not exist;
+ *   -EPERM  "Not allowed to ptrace the VMM of this VM" when the caller may
+ *           not ptrace the VMM (its real uid and gid are not all of the
+ *           VMM's, or it has fewer capabilities, and it lacks
+ *           CAP_SYS_PTRACE over the VMM), asked again at every command.
+ * Once the VMM has exited, the credentials that attached the VM stand in
+ * for it. A LIST dump shows only the VMs the caller may act on. VM ids are
+ * never reused while the module is loaded: the id of a detached VM gets
+ * -ENOENT, even after later attaches.
+ *
  * Requests are validated strictly: unknown attributes, wrong lengths and
  * trailing garbage are rejected with -EINVAL, and values outside an
  * attribute's range (a VM id or pid of 0) with -ERANGE. Every error carries
  * an extended ack message saying what was wrong (and, for a missing
  * attribute, NLMSGERR_ATTR_MISS_TYPE naming it); tools should print it. The
- * one exception is -EPERM from the permission check, which the generic
+ * one exception is -EPERM from the GENL_ADMIN_PERM check, which the generic
  * netlink core reports without a message.
  *
  * Attributes not listed for a command are rejected. "(required)" means the
@@ -42,20 +57,26 @@
  *                          Anything else fails with -EBADF (not an open
  *                          fd) or -EINVAL (not a KVM VM).
  *            LM_A_VM_PID   NLA_U32 (optional): the pid, in the caller's
- *                          pid namespace, of the VMM owning the VM. It must
- *                          be the process whose address space the VM uses,
+ *                          pid namespace, of the VMM owning the VM. The
+ *                          caller must be allowed to ptrace it (-EPERM, "Not
+ *                          allowed to ptrace this process") and it must be
+ *                          the process whose address space the VM uses,
  *                          or -ESRCH / -EINVAL. Without it the caller itself
  *                          must be that process.
- *   Reply:   LM_A_VM_ID    NLA_U32, the id naming this VM in later commands.
- *   Attaching a VM that is already attached fails with -EEXIST.
+ *   Reply:   LM_A_VM_ID    NLA_U32, the id naming this VM in later commands:
+ *                          greater than every id given before.
+ *   Attaching a VM that is already attached fails with -EEXIST; once 2^31
+ *   VMs were attached, ATTACH fails with -ENOSPC. The VM belongs from now on
+ *   to the network namespace of the request's socket (see above).
  *
  * LM_CMD_DETACH
  *   Request: LM_A_VM_ID    NLA_U32 (required). Unknown ids: -ENOENT.
  *   Drops lm's reference; the VM is destroyed if nothing else holds it.
  *
  * LM_CMD_LIST
- *   As a dump (NLM_F_DUMP): lists every attached VM, or with LM_A_VM_ID
- *   only that one (an unknown id gives an empty dump).
+ *   As a dump (NLM_F_DUMP): lists every attached VM the caller may act
+ *   on, or with LM_A_VM_ID only that one (an unknown id, or a VM the caller
+ *   may not act on, gives an empty dump).
  *   Otherwise: LM_A_VM_ID (required) lists that VM (-ENOENT if unknown).
  *   Reply:   one or more messages per attached VM, each with
  *            LM_A_VM_ID           NLA_U32
@@ -232,7 +253,10 @@
  *
  * LM_CMD_EVENT
  *   Not a request: sent to the multicast group LM_MCGRP_XFER_NAME ("xfer")
- *   at every phase change and round end, with the attributes of STATUS.
+ *   at every phase change and round end, with the attributes of STATUS,
+ *   in the network namespace of the VM only. Joining the group needs
+ *   CAP_NET_ADMIN over the socket's network namespace (-EPERM otherwise);
+ *   every member there gets the events of every VM of the namespace.
  */
 
 #ifndef _UAPI_LINUX_LM_H
