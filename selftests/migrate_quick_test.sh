@@ -528,7 +528,7 @@ if wait_file "$WORK/handover8"; then
 	check "8a: the destination never ran" \
 		[ "$(field state "$(ctl "$WORK/dst8.sock" status)")" != running ]
 	check "8a: the source VM is detached" \
-		sh -c "! lmctl list | grep -q 'pid $src_pid,'"
+		sh -c "! $IP netns exec $SRC_NS lmctl list | grep -q 'pid $src_pid,'"
 	kill "$(cat "$WORK/handover8")" 2>/dev/null
 else
 	not_ok "8a: the source's hand-over did not start"

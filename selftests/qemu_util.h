@@ -127,19 +127,73 @@ static inline const char *qemu_status(struct qemu *q, char *buf, size_t size)
 	return buf;
 }
 
+/* How to start QEMU: see qemu_start(). */
+struct qemu_opts {
+	unsigned int mem_mib;
+	unsigned int rate_mib;		/* lm-guest's pace */
+	const char *machine;		/* "pc" (default) or "microvm" */
+	const char *netns;		/* run it there (ip netns exec), or NULL */
+	bool incoming;			/* -incoming defer -S: wait for a VM */
+};
+
+/* Connect to QEMU's QMP socket (30 s at most) and enter command mode. */
+static inline int qemu_qmp_connect(struct qemu *q)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	double deadline = qemu_now() + 30;
+	int fd;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/qmp.sock", q->dir);
+	while (qemu_now() < deadline) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && !connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+			q->qmp = fd;
+			break;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (q->pid > 0 && waitpid(q->pid, NULL, WNOHANG) == q->pid) {
+			q->pid = -1;
+			return -1;
+		}
+		usleep(50000);
+	}
+	if (q->qmp < 0 || qmp_read_line(q) ||
+	    qmp(q, "{\"execute\": \"qmp_capabilities\"}"))
+		return -1;
+	return 0;
+}
+
+/* Let another client (lmctl) have QEMU's QMP: it serves one at a time. */
+static inline void qemu_qmp_disconnect(struct qemu *q)
+{
+	if (q->qmp >= 0)
+		close(q->qmp);
+	q->qmp = -1;
+}
+
+/* The path of one of QEMU's files (ram, qmp.sock, serial). */
+static inline const char *qemu_file(struct qemu *q, const char *name,
+				    char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", q->dir, name);
+	return buf;
+}
+
 /*
- * Start QEMU: a pc machine with @mem_mib MiB of RAM in a shared file,
- * nested KVM, lm-guest writing @rate_mib MiB/s, QMP on a Unix socket.
- * Returns 0 once QMP answers and the guest has started writing.
+ * Start QEMU as @o says: nested KVM, its RAM in a shared file that the
+ * test maps, lm-guest writing memory (unless it waits for an incoming
+ * VM), QMP on a Unix socket. Returns 0 once QMP answers and, unless
+ * incoming, the guest has started writing.
  */
-static inline int qemu_start(struct qemu *q, unsigned int mem_mib,
-			     unsigned int rate_mib)
+static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 {
 	char ram[128], sock[128], serial[128], mem[64], append[96], object[256];
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char machine[64];
 	volatile struct lm_guest_info *info;
+	const char *argv[40];
 	double deadline;
-	int fd;
+	int fd, argc = 0;
 
 	memset(q, 0, sizeof(*q));
 	q->qmp = -1;
@@ -150,12 +204,48 @@ static inline int qemu_start(struct qemu *q, unsigned int mem_mib,
 	snprintf(ram, sizeof(ram), "%s/ram", q->dir);
 	snprintf(sock, sizeof(sock), "unix:%s/qmp.sock,server=on,wait=off", q->dir);
 	snprintf(serial, sizeof(serial), "file:%s/serial", q->dir);
-	snprintf(mem, sizeof(mem), "%uM", mem_mib);
-	snprintf(append, sizeof(append), "rate=%u tsc_khz=%lu", rate_mib,
+	snprintf(mem, sizeof(mem), "%uM", o->mem_mib);
+	snprintf(append, sizeof(append), "rate=%u tsc_khz=%lu", o->rate_mib,
 		 qemu_tsc_khz());
 	snprintf(object, sizeof(object),
 		 "memory-backend-file,id=ram,size=%uM,mem-path=%s,share=on",
-		 mem_mib, ram);
+		 o->mem_mib, ram);
+	snprintf(machine, sizeof(machine), "%s,memory-backend=ram",
+		 o->machine ? o->machine : "pc");
+
+	if (o->netns) {
+		argv[argc++] = "/usr/sbin/ip";
+		argv[argc++] = "netns";
+		argv[argc++] = "exec";
+		argv[argc++] = o->netns;
+	}
+	argv[argc++] = QEMU_BIN;
+	argv[argc++] = "-accel";
+	argv[argc++] = "kvm";
+	argv[argc++] = "-machine";
+	argv[argc++] = machine;
+	argv[argc++] = "-m";
+	argv[argc++] = mem;
+	argv[argc++] = "-object";
+	argv[argc++] = object;
+	argv[argc++] = "-nodefaults";
+	argv[argc++] = "-display";
+	argv[argc++] = "none";
+	argv[argc++] = "-no-user-config";
+	argv[argc++] = "-serial";
+	argv[argc++] = serial;
+	argv[argc++] = "-qmp";
+	argv[argc++] = sock;
+	argv[argc++] = "-kernel";
+	argv[argc++] = QEMU_GUEST;
+	argv[argc++] = "-append";
+	argv[argc++] = append;
+	if (o->incoming) {
+		argv[argc++] = "-incoming";
+		argv[argc++] = "defer";
+		argv[argc++] = "-S";
+	}
+	argv[argc] = NULL;
 
 	q->pid = fork();
 	if (q->pid < 0)
@@ -164,51 +254,42 @@ static inline int qemu_start(struct qemu *q, unsigned int mem_mib,
 		int null = open("/dev/null", O_RDWR);
 
 		dup2(null, STDIN_FILENO);
-		execlp(QEMU_BIN, QEMU_BIN, "-accel", "kvm", "-machine",
-		       "pc,memory-backend=ram", "-m", mem, "-object", object,
-		       "-nodefaults", "-display", "none", "-no-user-config",
-		       "-serial", serial, "-qmp", sock, "-kernel", QEMU_GUEST,
-		       "-append", append, (char *)NULL);
+		/* ip execs QEMU: q->pid is QEMU's. */
+		execvp(argv[0], (char **)argv);
 		_exit(127);
 	}
-
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/qmp.sock", q->dir);
-	deadline = qemu_now() + 30;
-	while (qemu_now() < deadline) {
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && !connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
-			q->qmp = fd;
-			break;
-		}
-		if (fd >= 0)
-			close(fd);
-		if (waitpid(q->pid, NULL, WNOHANG) == q->pid) {
-			q->pid = -1;
-			return -1;
-		}
-		usleep(50000);
-	}
-	if (q->qmp < 0 || qmp_read_line(q) ||
-	    qmp(q, "{\"execute\": \"qmp_capabilities\"}"))
+	if (qemu_qmp_connect(q))
 		return -1;
 
 	fd = open(ram, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	q->ram_size = (size_t)mem_mib << 20;
+	q->ram_size = (size_t)o->mem_mib << 20;
 	q->ram = mmap(NULL, q->ram_size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (q->ram == MAP_FAILED) {
 		q->ram = NULL;
 		return -1;
 	}
+	if (o->incoming)
+		return 0;
 	info = (void *)((char *)q->ram + LM_GUEST_INFO_GPA);
+	deadline = qemu_now() + 30;
 	while (qemu_now() < deadline) {
 		if (info->magic == LM_GUEST_MAGIC && info->pages_written)
 			return 0;
 		usleep(50000);
 	}
 	return -1;
+}
+
+/* A pc machine with @mem_mib MiB, lm-guest writing @rate_mib MiB/s. */
+static inline int qemu_start(struct qemu *q, unsigned int mem_mib,
+			     unsigned int rate_mib)
+{
+	struct qemu_opts o = { .mem_mib = mem_mib, .rate_mib = rate_mib };
+
+	return qemu_start_opts(q, &o);
 }
 
 static inline const volatile struct lm_guest_info *qemu_guest(struct qemu *q)
@@ -275,6 +356,8 @@ static inline void qemu_stop(struct qemu *q)
 		qmp(q, "{\"execute\": \"quit\"}");
 		close(q->qmp);
 		q->qmp = -1;
+	} else if (q->pid > 0) {
+		kill(q->pid, SIGTERM);
 	}
 	if (q->pid > 0) {
 		double deadline = qemu_now() + 10;

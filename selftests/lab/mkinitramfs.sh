@@ -201,7 +201,7 @@ copy_dir "$build/tests" tests
 qemu_bin=$(command -v qemu-system-x86_64 || true)
 if [[ -n $qemu_bin && -f $build/guest/lm-guest.elf ]]; then
 	add_dynamic "$qemu_bin" /usr/bin/qemu-system-x86_64
-	for fw in bios-256k.bin multiboot_dma.bin linuxboot_dma.bin pvh.bin \
+	for fw in bios-256k.bin bios-microvm.bin multiboot_dma.bin linuxboot_dma.bin pvh.bin \
 		  kvmvapic.bin; do
 		for dir in /usr/share/qemu /usr/share/seabios; do
 			[[ -e $dir/$fw ]] || continue

@@ -84,6 +84,8 @@ static const struct lmctl_cmd lmctl_cmds[] = {
 			"                     (lmvm)\n"
 			"  --handover CMD     run CMD (sh -c) before resuming; its failure\n"
 			"                     gives the VM back to the source\n"
+			"  --paused           take the VM over but leave it paused, for the\n"
+			"                     operator to resume (QEMU: cont)\n"
 			"Accepts one source; when memory and state are in, has the VMM load\n"
 			"the state and resume, then acknowledges the source.\n",
 	},
@@ -275,7 +277,7 @@ static bool lmctl_is_opt(const char *arg, const char *shrt, const char *lng)
 
 int main(int argc, char **argv)
 {
-	struct lmctl ctx = { 0 };
+	struct lmctl ctx = { .vmm_fd = -1 };
 	char **cmd_argv;
 	int cmd_argc = 0;
 	int i, ret;

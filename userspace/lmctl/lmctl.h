@@ -37,6 +37,12 @@ struct lmctl {
 	/* Opened on first use by lmctl_nl(). */
 	struct lm_nl *nl;
 	const struct lmctl_cmd *cmd;
+	/*
+	 * The socket of the VMM a migration drives, or -1: xfer_wait()
+	 * gives up when the VMM closes it (it exited), so that a transfer
+	 * whose VMM is gone does not wait for a peer that never answers.
+	 */
+	int vmm_fd;
 };
 
 struct lmctl_cmd {

@@ -306,6 +306,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	}
 	if (vmm.ops->check(&vmm, false))
 		goto out;
+	ctx->vmm_fd = vmm.fd;
 	if (xfer_attach(ctx, vmm.pid, &id, &attached))
 		goto out;
 	if (guardian_start(&guard, &vmm, id, attached))
@@ -329,7 +330,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	if (ret > 0)
 		goto out_cancel;
 	if (ret) {
-		lmctl_fail(ctx, ret, ret == -EINTR ? "interrupted" : NULL,
+		lmctl_fail(ctx, ret, xfer_wait_why(ret),
 			   "wait for the destination");
 		goto out_cancel;
 	}
@@ -363,7 +364,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	}
 	ret = xfer_wait(ctx, ev, id, 0, -1, progress, &st);
 	if (ret) {
-		lmctl_fail(ctx, ret, ret == -EINTR ? "interrupted" : NULL,
+		lmctl_fail(ctx, ret, xfer_wait_why(ret),
 			   "wait for the transfer");
 		goto out_cancel;
 	}
@@ -406,6 +407,7 @@ out:
 	}
 	if (attached)
 		lm_nl_detach(nl, id);
+	ctx->vmm_fd = -1;
 	vmm_close(&vmm);
 	lm_nl_close(ev);
 	return status;

@@ -52,13 +52,14 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 		{ "recv-method", required_argument, NULL, 'R' },
 		{ "checksum", no_argument, NULL, 'k' },
 		{ "handover", required_argument, NULL, 'H' },
+		{ "paused", no_argument, NULL, 'P' },
 		{ }
 	};
 	char state_path[] = "/tmp/lm-state-rx-XXXXXX";
 	int c, ret, state_fd = -1, status = LMCTL_EXIT_FAILURE;
 	uint32_t pid = 0, method = 0, verdict;
 	const char *control = NULL, *qmp = NULL, *listen = NULL, *handover = NULL;
-	bool attached = false, checksum = false;
+	bool attached = false, checksum = false, leave_paused = false;
 	char sum[sizeof(((struct vmm *)0)->reply)];
 	struct vmm vmm = { .fd = -1 };
 	struct lm_nl *nl, *ev = NULL;
@@ -69,7 +70,7 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:Q:l:R:kH:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:c:Q:l:R:kH:P", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (!lmctl_parse_u32(optarg, INT_MAX, &pid) || !pid)
@@ -99,6 +100,9 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 			break;
 		case 'H':
 			handover = optarg;
+			break;
+		case 'P':
+			leave_paused = true;
 			break;
 		case ':':
 			return lmctl_usage_error(ctx, "option '%s' needs a value",
@@ -130,6 +134,7 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 	/* Received memory overwrites the guest's: it must not have run. */
 	if (vmm.ops->check(&vmm, true))
 		goto out;
+	ctx->vmm_fd = vmm.fd;
 	if (xfer_attach(ctx, vmm.pid, &id, &attached))
 		goto out;
 	state_fd = mkstemp(state_path);
@@ -150,7 +155,7 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 	ret = xfer_wait(ctx, ev, id, XFER_PHASE(LM_PHASE_COMMIT), -1, false,
 			&st);
 	if (ret) {
-		lmctl_fail(ctx, ret, NULL, "wait for the source");
+		lmctl_fail(ctx, ret, xfer_wait_why(ret), "wait for the source");
 		goto out_cancel;
 	}
 	if (st.phase != LM_PHASE_COMMIT) {
@@ -169,7 +174,8 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 	/* Storage is taken over before the guest can use it. */
 	if (!verdict && handover && xfer_handover(handover, "destination", id))
 		verdict = LM_WIRE_REASON_RESUME;
-	if (!verdict && vmm.ops->resume(&vmm))
+	/* Paused, the VM is ours all the same: the operator runs it. */
+	if (!verdict && !leave_paused && vmm.ops->resume(&vmm))
 		verdict = LM_WIRE_REASON_RESUME;
 	ret = lm_nl_complete(nl, id, verdict);
 	if (ret) {
@@ -178,7 +184,7 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 	}
 	ret = xfer_wait(ctx, ev, id, 0, -1, false, &st);
 	if (ret) {
-		lmctl_fail(ctx, ret, NULL, "wait for the acknowledgement");
+		lmctl_fail(ctx, ret, xfer_wait_why(ret), "wait for the acknowledgement");
 		goto out;
 	}
 	if (verdict) {
@@ -203,6 +209,7 @@ out:
 	}
 	if (attached)
 		lm_nl_detach(nl, id);
+	ctx->vmm_fd = -1;
 	vmm_close(&vmm);
 	lm_nl_close(ev);
 	return status;

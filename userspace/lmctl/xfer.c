@@ -2,8 +2,11 @@
 /*
  * Helpers of the migrate, receive and status subcommands (see xfer.h).
  */
+/* POLLRDHUP */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -233,6 +236,24 @@ void xfer_catch_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
+const char *xfer_wait_why(int err)
+{
+	if (err == -EINTR)
+		return "interrupted";
+	if (err == -EPIPE)
+		return "the VMM closed its socket: it exited";
+	return NULL;
+}
+
+/* Has the VMM closed its end of @fd (it exited)? */
+static bool vmm_gone(int fd)
+{
+	struct pollfd pfd = { fd, POLLRDHUP, 0 };
+
+	return fd >= 0 && poll(&pfd, 1, 0) == 1 &&
+	       (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
 	      uint32_t mask, int timeout_ms, bool progress,
 	      struct lm_xfer_status *st)
@@ -256,6 +277,8 @@ int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
 			break;
 		if (xfer_now_ns() > deadline)
 			return -ETIMEDOUT;
+		if (vmm_gone(ctx->vmm_fd))
+			return -EPIPE;
 		if (xfer_interrupted) {
 			xfer_interrupted = 0;
 			if (progress)

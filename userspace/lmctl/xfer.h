@@ -35,13 +35,17 @@ int xfer_attach(struct lmctl *ctx, pid_t pid, uint32_t *id, bool *attached);
  * Wait until the transfer of VM @id reaches one of the phases in @mask
  * (bits of enum lm_xfer_phase; DONE and FAILED always end the wait), or
  * @timeout_ms pass (-1: no limit). Prints progress lines when @progress.
- * Returns 0 with the last status in *st, or -errno.
+ * Returns 0 with the last status in *st, or -errno: -EPIPE once the VMM
+ * of ctx->vmm_fd has closed its socket.
  */
 int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
 	      uint32_t mask, int timeout_ms, bool progress,
 	      struct lm_xfer_status *st);
 
 #define XFER_PHASE(p) (1U << (p))
+
+/* Words for lmctl_fail() about an error of xfer_wait(), or NULL. */
+const char *xfer_wait_why(int err);
 
 /*
  * SIGINT, SIGTERM and SIGHUP make the next xfer_wait() return -EINTR, so
