@@ -17,6 +17,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1208,6 +1210,111 @@ TEST_F(engine, unload_mid_transfer)
 		EXPECT_EQ(0, syscall(SYS_finit_module, fd, "", 0));
 		close(fd);
 	}
+}
+
+/*
+ * Run vCPU 0 of @vm on a "jmp ." at 0x1000 in real mode: it stays in the
+ * guest (and in KVM_RUN, holding its mutex) until a signal kicks it out.
+ */
+struct spinner {
+	struct vm *vm;
+	pthread_t thread;
+	volatile int running;
+};
+
+static void spinner_kick(int sig)
+{
+	(void)sig;
+}
+
+static void *spinner_run(void *arg)
+{
+	struct spinner *sp = arg;
+
+	sp->running = 1;
+	ioctl(sp->vm->vcpu_fd, KVM_RUN, 0);
+	sp->running = 0;
+	return NULL;
+}
+
+static int spinner_start(struct spinner *sp, struct vm *vm)
+{
+	struct sigaction sa = { .sa_handler = spinner_kick };
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rip = 0x1000, .rflags = 2 };
+
+	sp->vm = vm;
+	sp->running = 0;
+	/* No SA_RESTART: the kick makes KVM_RUN return -EINTR. */
+	sigaction(SIGUSR1, &sa, NULL);
+	vm->mem[0][0x1000] = 0xeb;	/* jmp . */
+	vm->mem[0][0x1001] = 0xfe;
+	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs))
+		return -errno;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) ||
+	    ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs))
+		return -errno;
+	return -pthread_create(&sp->thread, NULL, spinner_run, sp);
+}
+
+static void spinner_stop(struct spinner *sp)
+{
+	while (sp->running) {
+		pthread_kill(sp->thread, SIGUSR1);
+		usleep(10000);
+	}
+	pthread_join(sp->thread, NULL);
+}
+
+/* A VM whose vCPUs have entered the guest cannot receive a migration. */
+TEST_F(engine, destination_that_ran)
+{
+	struct spinner sp;
+	uint16_t port;
+
+	ASSERT_EQ(0, spinner_start(&sp, &self->dst));
+	usleep(100000);
+	spinner_stop(&sp);
+	EXPECT_EQ(-EBUSY, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
+				       self->state_out, 0, &port));
+	EXPECT_NE(NULL, strstr(lm_nl_extack(self->nl), "The VM has run")) {
+		TH_LOG("extack: %s", lm_nl_extack(self->nl));
+	}
+}
+
+/*
+ * SWITCHOVER while a source vCPU still runs the guest: lm refuses to send
+ * the final pages and the state of a guest that may still write them.
+ */
+TEST_F(engine, source_running_at_switchover)
+{
+	struct lm_xfer_status s, d;
+	struct spinner sp;
+	uint16_t port;
+
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
+				   &quick));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
+				LM_PHASE_WAIT_SWITCHOVER, &s));
+	ASSERT_EQ(0, spinner_start(&sp, &self->src));
+	while (!sp.running)
+		usleep(1000);
+	usleep(100000);
+	ASSERT_EQ(0, lm_nl_switchover(self->nl, self->src.id, self->state_in));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+	spinner_stop(&sp);
+	EXPECT_EQ(LM_PHASE_FAILED, s.phase);
+	EXPECT_EQ(LM_PHASE_WAIT_SWITCHOVER, s.failed_phase);
+	EXPECT_NE(NULL, strstr(s.message, "vCPU 0 of the source VM is running")) {
+		log_status(_metadata, "source", &s);
+	}
+	/* Nothing of memory left: the destination was never written. */
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_FAILED, &d));
+	EXPECT_EQ(0, d.pages);
 }
 
 TEST_HARNESS_MAIN

@@ -292,6 +292,7 @@ void lm_xfer_thread_cleanup(struct lm_xfer *x)
 {
 	struct file *state_file;
 
+	lm_xfer_vcpus_unlock(x);
 	lm_xfer_release_socks(x);
 	lm_xfer_tx_uninit(x);
 	if (x->mm) {

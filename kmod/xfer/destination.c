@@ -223,6 +223,8 @@ static int destination_complete(struct lm_xfer *x, u32 commit_seq)
 	struct lm_wire_ack ack = {};
 	u32 reason;
 
+	/* Every page is in: the VMM loads the state and runs the guest. */
+	lm_xfer_vcpus_unlock(x);
 	lm_xfer_set_phase(x, LM_PHASE_COMMIT);
 	wait_event_interruptible_timeout(x->wait, READ_ONCE(x->completed) ||
 					 lm_xfer_cancelled(x) ||
@@ -267,6 +269,9 @@ static int destination_run(struct lm_xfer *x)
 		return ret;
 	lm_xfer_set_phase(x, LM_PHASE_CONFIG);
 	ret = destination_config(x);
+	if (ret)
+		return ret;
+	ret = lm_xfer_vcpus_lock(x, "a VM receiving a migration must not run");
 	if (ret)
 		return ret;
 	ret = destination_receive(x);

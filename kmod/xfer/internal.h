@@ -121,6 +121,7 @@ struct lm_xfer {
 	/* Source, live: pages to send in the next round, per layout slot. */
 	unsigned long **dirty_maps;
 	bool tracking;		/* we started dirty tracking on the VM */
+	u32 vcpus_locked;	/* vcpu->mutex held, vCPUs 0 to this - 1 */
 	/* Source: pacing to x->bandwidth, while pacing is true. */
 	bool pacing;
 	u64 pace_start_ns;
@@ -155,6 +156,12 @@ int lm_xfer_publish_sock(struct lm_xfer *x, struct socket *sock,
 			 bool listening);
 void lm_xfer_release_socks(struct lm_xfer *x);
 int lm_xfer_thread_setup(struct lm_xfer *x);
+
+/* vcpus.c: the guest kept out of its vCPUs while lm owns its memory. */
+struct kvm;
+int lm_xfer_vcpus_lock(struct lm_xfer *x, const char *why);
+void lm_xfer_vcpus_unlock(struct lm_xfer *x);
+bool lm_xfer_vcpus_have_run(struct kvm *kvm);
 void lm_xfer_thread_cleanup(struct lm_xfer *x);
 int lm_xfer_fill_stats(struct sk_buff *skb, struct lm_xfer *x);
 

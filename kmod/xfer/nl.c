@@ -168,6 +168,12 @@ int lm_xfer_nl_listen(struct sk_buff *skb, struct genl_info *info)
 	vm = xfer_get_vm(info);
 	if (!vm)
 		return -ENOENT;
+	/* Received memory replaces the guest's: there must be none yet. */
+	if (lm_xfer_vcpus_have_run(vm->kvm)) {
+		GENL_SET_ERR_MSG(info, "The VM has run: only a VM that never entered the guest can receive one");
+		ret = -EBUSY;
+		goto out_put_vm;
+	}
 	ret = -ENOMEM;
 	x = lm_xfer_alloc(vm, info, LM_WIRE_ROLE_DESTINATION);
 	if (!x)

@@ -304,6 +304,10 @@ static int source_run(struct lm_xfer *x)
 	ret = source_wait_switchover(x);
 	if (ret)
 		return ret;
+	/* Until the end: the last dirty pages and the state stay the last. */
+	ret = lm_xfer_vcpus_lock(x, "pause it before the switchover");
+	if (ret)
+		return ret;
 	lm_xfer_set_phase(x, LM_PHASE_STOPCOPY);
 	if (x->mode == LM_WIRE_MODE_LIVE) {
 		u64 dirty;
