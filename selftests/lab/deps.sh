@@ -24,6 +24,10 @@ PACKAGES="
 	gzip
 	xz-utils
 	perl
+	flex
+	bison
+	bc
+	libelf-dev
 "
 
 missing=
