@@ -22,8 +22,12 @@ RUNS=${L2_RUNS:-3}
 LIMIT=${L2_LIMIT:-60}
 CONFIGS=${L2_CONFIGS:-"\
 pc-kvmclock|pc|host,-xsave|quiet
+pc-kvmclock-verbose|pc|host,-xsave|loglevel=7
+pc-host-xsave|pc|host|quiet
 pc-tsc|pc|host,-xsave|quiet no-kvmclock clocksource=tsc tsc=reliable
+pc-qemu64|pc|qemu64,+x2apic|quiet
 microvm-kvmclock|microvm|host,-xsave|quiet
+microvm-tsc|microvm|host,-xsave|quiet no-kvmclock
 "}
 
 n=0

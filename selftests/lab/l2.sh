@@ -6,8 +6,10 @@
 #
 #   l2_net_setup, l2_net_teardown   bridge l2br0 ($L2_HOST_IP) + tap l2tap0
 #   l2_boot MACHINE CPU APPEND LIMIT
-#                   start the guest ($L2_PID), wait up to LIMIT s for its
-#                   marker; prints the seconds it took; 1 if it never came
+#                   start the guest, wait up to LIMIT s for its marker;
+#                   prints the seconds it took; 1 if it never came, 2 if
+#                   QEMU exited (callers run it in $(...): its pid is kept
+#                   in a file, not a variable)
 #   l2_stop         kill the guest
 #   l2_ping COUNT   ping the guest from the lab VM, COUNT replies needed
 
@@ -17,7 +19,8 @@ L2_INITRD=$L2_DIR/initramfs.gz
 L2_HOST_IP=10.0.2.1
 L2_GUEST_IP=10.0.2.2
 L2_WORK=${L2_WORK:-/tmp/l2}
-L2_PID=
+# iproute2's: busybox's ip has neither bridges nor taps.
+L2_IP=/usr/sbin/ip
 
 l2_available() {
 	[ -r "$L2_KERNEL" ] && [ -r "$L2_INITRD" ] &&
@@ -26,17 +29,17 @@ l2_available() {
 
 l2_net_setup() {
 	mkdir -p "$L2_WORK"
-	ip link add l2br0 type bridge &&
-	ip addr add $L2_HOST_IP/24 dev l2br0 &&
-	ip link set l2br0 up &&
-	ip tuntap add l2tap0 mode tap &&
-	ip link set l2tap0 master l2br0 &&
-	ip link set l2tap0 up
+	$L2_IP link add l2br0 type bridge &&
+	$L2_IP addr add $L2_HOST_IP/24 dev l2br0 &&
+	$L2_IP link set l2br0 up &&
+	$L2_IP tuntap add l2tap0 mode tap &&
+	$L2_IP link set l2tap0 master l2br0 &&
+	$L2_IP link set l2tap0 up
 }
 
 l2_net_teardown() {
-	ip link del l2tap0 2>/dev/null
-	ip link del l2br0 2>/dev/null
+	$L2_IP link del l2tap0 2>/dev/null
+	$L2_IP link del l2br0 2>/dev/null
 }
 
 # Centiseconds since the lab VM booted: busybox date has no %N.
@@ -65,7 +68,8 @@ l2_boot() {
 		-netdev tap,id=n0,ifname=l2tap0,script=no,downscript=no \
 		-device "$nic,netdev=n0,mac=52:54:00:12:34:56" \
 		> "$L2_WORK/qemu.log" 2>&1 &
-	L2_PID=$!
+	pid=$!
+	echo $pid > "$L2_WORK/pid"
 	while :; do
 		now=$(l2_now)
 		if grep -q L2-READY "$L2_WORK/serial" 2>/dev/null; then
@@ -73,19 +77,26 @@ l2_boot() {
 			printf '%d.%02d\n' $((t / 100)) $((t % 100))
 			return 0
 		fi
-		if [ $(( now - start )) -ge $(( limit * 100 )) ] ||
-		   ! kill -0 "$L2_PID" 2>/dev/null; then
-			return 1
-		fi
+		kill -0 $pid 2>/dev/null || return 2
+		[ $(( now - start )) -lt $(( limit * 100 )) ] || return 1
 		sleep 0.2
 	done
 }
 
+# QEMU is not this shell's child: wait for it to be gone, so that the
+# next boot finds the tap free.
 l2_stop() {
-	[ -n "$L2_PID" ] || return 0
-	kill "$L2_PID" 2>/dev/null
-	wait "$L2_PID" 2>/dev/null
-	L2_PID=
+	[ -f "$L2_WORK/pid" ] || return 0
+	pid=$(cat "$L2_WORK/pid")
+	rm -f "$L2_WORK/pid"
+	kill $pid 2>/dev/null
+	i=0
+	while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -9 $pid 2>/dev/null
+	return 0
 }
 
 l2_ping() {
