@@ -90,10 +90,11 @@ l2_stop() {
 	pid=$(cat "$L2_WORK/pid")
 	rm -f "$L2_WORK/pid"
 	kill $pid 2>/dev/null
-	i=0
-	while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do
+	# Not "i": sh has no locals, and the callers count their boots in i.
+	l2_waited=0
+	while kill -0 $pid 2>/dev/null && [ $l2_waited -lt 50 ]; do
 		sleep 0.1
-		i=$((i + 1))
+		l2_waited=$((l2_waited + 1))
 	done
 	kill -9 $pid 2>/dev/null
 	return 0
