@@ -48,7 +48,7 @@ SUBMAKE		= $(MAKE) --no-print-directory BUILD=$(BUILD) KSFT_INC=$(KSFT_INC)
 # Builds run in parallel unless the caller chose a -j of their own.
 JOBS		:= $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 
-.PHONY: all module userspace check check-full bench lab demo lab-run checkpatch deps clean \
+.PHONY: all module userspace l2-guest check check-full bench lab demo lab-run checkpatch deps clean \
 	lmctl install install-lmctl install-headers install-module uninstall \
 	install-dkms uninstall-dkms check-packaging
 
@@ -83,6 +83,12 @@ lab-run:
 
 deps:
 	@$(LAB)/deps.sh
+
+# The L2 Linux guest of the lab's own QEMU (selftests/l2_boot_test.sh): a
+# minimal kernel and a busybox initramfs, kept in build/l2 and rebuilt
+# only when selftests/lab/l2-kernel.config or the kernel source changes.
+l2-guest:
+	@$(LAB)/l2-guest.sh $(BUILD)/l2
 
 # kmod/compat.h is the one place allowed to test LINUX_VERSION_CODE: it is
 # where version-dependent calls are kept away from the rest of the module.

@@ -25,6 +25,10 @@ PACKAGES="
 	gzip
 	xz-utils
 	perl
+	flex
+	bison
+	bc
+	libelf-dev
 "
 
 missing=

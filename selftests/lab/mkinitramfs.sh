@@ -134,7 +134,10 @@ add_module() {
 	load_order+=("$(uncompressed "$mod")")
 }
 
-for name in irqbypass kvm kvm-amd veth ${LAB_MODULES:-}; do
+# The L2 Linux guest's network (l2.sh): a tap in a bridge.
+l2_modules=
+[[ -f $build/l2/vmlinux ]] && l2_modules="tun bridge"
+for name in irqbypass kvm kvm-amd veth $l2_modules ${LAB_MODULES:-}; do
 	mod=$(find_module "$name") || die "module $name not in $moddir/modules.dep"
 	add_module "$mod"
 done
@@ -214,6 +217,17 @@ if [[ -n $qemu_bin && -f $build/guest/lm-guest.elf ]]; then
 	done
 	mkdir -p "$root/lib/lab/guest"
 	cp "$build/guest/lm-guest.elf" "$root/lib/lab/guest/"
+fi
+
+# --- the L2 Linux guest (l2-guest.sh builds it into $build/l2 with
+# 'make l2-guest'; the tests that need it skip without it): its kernel
+# and initramfs, the firmware of the microvm machine, and l2.sh, which
+# boots it.
+if [[ -n $qemu_bin && -f $build/l2/vmlinux && -f $build/l2/initramfs.gz ]]; then
+	mkdir -p "$root/lib/lab/l2"
+	cp "$build/l2/vmlinux" "$build/l2/initramfs.gz" "$root/lib/lab/l2/"
+	cp -L /usr/share/qemu/bios-microvm.bin "$root/usr/share/qemu/"
+	install -m 0644 "$lab/l2.sh" "$root/lib/lab/l2.sh"
 fi
 
 install -m 0755 "$lab/init" "$root/init"
