@@ -88,6 +88,7 @@ deps:
 # minimal kernel and a busybox initramfs, kept in build/l2 and rebuilt
 # only when selftests/lab/l2-kernel.config or the kernel source changes.
 l2-guest:
+	@$(LAB)/deps.sh flex bison bc libelf-dev
 	@$(LAB)/l2-guest.sh $(BUILD)/l2
 
 # kmod/compat.h is the one place allowed to test LINUX_VERSION_CODE: it is

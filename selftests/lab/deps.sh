@@ -25,11 +25,9 @@ PACKAGES="
 	gzip
 	xz-utils
 	perl
-	flex
-	bison
-	bc
-	libelf-dev
 "
+# Arguments: more packages, for a target that needs them (make l2-guest).
+PACKAGES="$PACKAGES $*"
 
 missing=
 for pkg in $PACKAGES; do
