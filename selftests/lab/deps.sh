@@ -7,6 +7,8 @@
 # Idempotent and non-interactive: when every package is already installed,
 # apt is not run at all (no network, no root needed); otherwise the package
 # lists are refreshed once and only the missing packages are installed.
+#
+# Usage: deps.sh [PACKAGE...]   (the arguments: packages one target needs)
 set -eu
 
 PACKAGES="
