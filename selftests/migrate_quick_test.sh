@@ -28,7 +28,10 @@
 #  8. lmctl migrate is killed (SIGKILL) with the source paused: before
 #     COMMIT, its guardian resumes the source, intact, and detaches it;
 #     once COMMIT is sent (the destination is in its hand-over), the
-#     source stays paused and the destination runs the VM: one host only.
+#     source stays paused and the destination runs the VM: one host only;
+#     the destination's lmctl killed in its hand-over (after COMMIT,
+#     before the resume): lmctl migrate exits 3, the source stays paused,
+#     the destination never ran it.
 #
 # Output is TAP. Environment: MIGRATE_MODE (quick, the default, or live:
 # migrate_live_test.sh runs this script so); for section 1, MIGRATE_MEM
@@ -583,6 +586,45 @@ else
 fi
 stop_vmm src9
 stop_vmm dst9
+wait $src_pid $dst_pid 2>/dev/null
+
+# 8c: the destination's lmctl dies in its hand-over, after COMMIT, before
+# the VM resumed there: the connection closes with no answer to COMMIT.
+# The source cannot know, keeps the VM paused and says so with status 3;
+# the destination never resumed it.
+start_vmm src10 $SRC_NS --mem 64M --workload sweep --rate 10 || exit 1
+src_pid=$vmm_pid
+start_vmm dst10 $DST_NS --mem 64M --incoming || exit 1
+dst_pid=$vmm_pid
+start_receive dst10 --pid $dst_pid \
+	--handover "echo \$\$ > $WORK/handover10; exec sleep 30" || exit 1
+$IP netns exec $SRC_NS lmctl migrate --pid $src_pid \
+	--control "$WORK/src10.sock" --to $DST_ADDR:$PORT --mode $MODE \
+	> "$WORK/migrate.out" 2> "$WORK/migrate.err" &
+mig_pid=$!
+pids="$pids $mig_pid"
+if wait_file "$WORK/handover10"; then
+	pids="$pids $(cat "$WORK/handover10")"
+	kill -9 $recv_pid
+	wait $mig_pid
+	status=$?
+	sed 's/^/# migrate: /' "$WORK/migrate.err"
+	check "8c: lost at the commit point: lmctl migrate exits 3 ($status)" \
+		[ $status -eq 3 ]
+	check "8c: and says the destination may run the VM" \
+		grep -q "may run the VM" "$WORK/migrate.err"
+	sleep 1
+	check "8c: the source stays paused" \
+		[ "$(field state "$(ctl "$WORK/src10.sock" status)")" = paused ]
+	check "8c: the destination never resumed it" \
+		[ "$(field state "$(ctl "$WORK/dst10.sock" status)")" != running ]
+	kill "$(cat "$WORK/handover10")" 2>/dev/null
+else
+	not_ok "8c: the destination's hand-over did not start"
+	sed 's/^/# receive: /' "$WORK/recv.err"
+fi
+stop_vmm src10
+stop_vmm dst10
 wait $src_pid $dst_pid 2>/dev/null
 
 echo "1..$n"

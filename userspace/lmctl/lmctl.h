@@ -29,6 +29,13 @@ enum {
 	LMCTL_EXIT_OK		= 0,
 	LMCTL_EXIT_FAILURE	= 1,	/* the operation failed */
 	LMCTL_EXIT_USAGE	= 2,	/* bad command line */
+	/*
+	 * migrate, receive: lost at the commit point, this host cannot know
+	 * whether the other runs the VM. The source keeps it paused, the
+	 * destination runs it: it runs on one host at most, and the
+	 * operator decides (Documentation/protocol.rst).
+	 */
+	LMCTL_EXIT_UNCERTAIN	= 3,
 };
 
 struct lmctl {

@@ -383,6 +383,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	if (!xfer_may_resume(&st)) {
 		lmctl_err("COMMIT was sent and the destination did not refuse it: it may run the VM; the VM stays paused here");
 		paused = false;
+		status = LMCTL_EXIT_UNCERTAIN;
 	}
 	goto out;
 
@@ -393,6 +394,8 @@ out_cancel:
 	    (st.phase == LM_PHASE_DONE || !xfer_may_resume(&st))) {
 		lmctl_err("the destination may run the VM: it stays paused here");
 		paused = false;
+		if (st.phase != LM_PHASE_DONE)
+			status = LMCTL_EXIT_UNCERTAIN;
 	}
 out:
 	/* A VM that runs here again runs at full speed. */

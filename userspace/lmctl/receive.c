@@ -194,6 +194,7 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 	if (st.phase != LM_PHASE_DONE) {
 		lmctl_err("the VM runs here, but telling the source failed: %s; make sure the source stays paused",
 			  st.message);
+		status = LMCTL_EXIT_UNCERTAIN;
 		goto out;
 	}
 	report(ctx, &st, checksum ? sum : NULL);
