@@ -503,19 +503,32 @@ wait_state() {
 	done
 	[ "$(field state "$(ctl "$1" status)")" = "$2" ]
 }
+# pair8 RUN RECEIVE_ARGS...: a 64 MiB source srcRUN writing 10 MiB/s, its
+# destination dstRUN waiting, and lmctl receive for it with RECEIVE_ARGS.
+pair8() {
+	run=$1
+	shift
+	start_vmm src$run $SRC_NS --mem 64M --workload sweep --rate 10 || exit 1
+	src_pid=$vmm_pid
+	start_vmm dst$run $DST_NS --mem 64M --incoming || exit 1
+	dst_pid=$vmm_pid
+	start_receive dst$run --pid $dst_pid "$@" || exit 1
+}
+# migrate8 RUN MIGRATE_ARGS...: lmctl migrate of srcRUN in the background,
+# not through in_src, so that $mig_pid is lmctl itself.
+migrate8() {
+	run=$1
+	shift
+	$IP netns exec $SRC_NS lmctl migrate --pid $src_pid \
+		--control "$WORK/src$run.sock" --to $DST_ADDR:$PORT --mode $MODE \
+		"$@" > "$WORK/migrate.out" 2> "$WORK/migrate.err" &
+	mig_pid=$!
+	pids="$pids $mig_pid"
+}
 # 8a: before COMMIT. The source's hand-over (after the pause and the
 # state save, before SWITCHOVER) holds the switchover while lmctl dies.
-start_vmm src8 $SRC_NS --mem 64M --workload sweep --rate 10 || exit 1
-src_pid=$vmm_pid
-start_vmm dst8 $DST_NS --mem 64M --incoming || exit 1
-dst_pid=$vmm_pid
-start_receive dst8 --pid $dst_pid || exit 1
-$IP netns exec $SRC_NS lmctl migrate --pid $src_pid \
-	--control "$WORK/src8.sock" --to $DST_ADDR:$PORT --mode $MODE \
-	--handover "echo \$\$ > $WORK/handover8; exec sleep 30" \
-	> "$WORK/migrate.out" 2> "$WORK/migrate.err" &
-mig_pid=$!
-pids="$pids $mig_pid"
+pair8 8
+migrate8 8 --handover "echo \$\$ > $WORK/handover8; exec sleep 30"
 if wait_file "$WORK/handover8"; then
 	pids="$pids $(cat "$WORK/handover8")"
 	s=$(ctl "$WORK/src8.sock" status)
@@ -554,17 +567,8 @@ wait $src_pid $dst_pid 2>/dev/null
 # 8b: after COMMIT. The destination's hand-over (after it has every page
 # and the state, before it resumes the VM) holds the commit while the
 # source's lmctl dies: the destination takes the VM over.
-start_vmm src9 $SRC_NS --mem 64M --workload sweep --rate 10 || exit 1
-src_pid=$vmm_pid
-start_vmm dst9 $DST_NS --mem 64M --incoming || exit 1
-dst_pid=$vmm_pid
-start_receive dst9 --pid $dst_pid \
-	--handover "echo \$\$ > $WORK/handover9; sleep 3" || exit 1
-$IP netns exec $SRC_NS lmctl migrate --pid $src_pid \
-	--control "$WORK/src9.sock" --to $DST_ADDR:$PORT --mode $MODE \
-	> "$WORK/migrate.out" 2> "$WORK/migrate.err" &
-mig_pid=$!
-pids="$pids $mig_pid"
+pair8 9 --handover "echo \$\$ > $WORK/handover9; sleep 3"
+migrate8 9
 if wait_file "$WORK/handover9"; then
 	kill -9 $mig_pid
 	wait $mig_pid 2>/dev/null
@@ -592,17 +596,8 @@ wait $src_pid $dst_pid 2>/dev/null
 # the VM resumed there: the connection closes with no answer to COMMIT.
 # The source cannot know, keeps the VM paused and says so with status 3;
 # the destination never resumed it.
-start_vmm src10 $SRC_NS --mem 64M --workload sweep --rate 10 || exit 1
-src_pid=$vmm_pid
-start_vmm dst10 $DST_NS --mem 64M --incoming || exit 1
-dst_pid=$vmm_pid
-start_receive dst10 --pid $dst_pid \
-	--handover "echo \$\$ > $WORK/handover10; exec sleep 30" || exit 1
-$IP netns exec $SRC_NS lmctl migrate --pid $src_pid \
-	--control "$WORK/src10.sock" --to $DST_ADDR:$PORT --mode $MODE \
-	> "$WORK/migrate.out" 2> "$WORK/migrate.err" &
-mig_pid=$!
-pids="$pids $mig_pid"
+pair8 10 --handover "echo \$\$ > $WORK/handover10; exec sleep 30"
+migrate8 10
 if wait_file "$WORK/handover10"; then
 	pids="$pids $(cat "$WORK/handover10")"
 	kill -9 $recv_pid

@@ -30,8 +30,8 @@
 #define MEM_MIB		128
 #define DST		"10.77.0.2:7000"
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
+/* Run a shell command line; its exit status, or -1. */
+static int __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
 {
 	char cmd[2048];
 	va_list ap;
@@ -42,6 +42,24 @@ static int sh(const char *fmt, ...)
 	va_end(ap);
 	status = system(cmd);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Start a shell command line in the background; its pid, or -1. */
+static pid_t __attribute__((format(printf, 1, 2))) spawn(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	pid = fork();
+	if (!pid) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
 }
 
 /* Print a file as TAP diagnostics. */
@@ -120,17 +138,9 @@ static pid_t start_receive(FIXTURE_DATA(qemu_migrate) *self, const char *args)
 	pid_t pid;
 
 	qemu_qmp_disconnect(&self->dst);
-	pid = fork();
-	if (!pid) {
-		char cmd[1024];
-
-		snprintf(cmd, sizeof(cmd),
-			 "exec /usr/sbin/ip netns exec lmdst lmctl receive --qmp %s/qmp.sock --listen " DST
-			 " %s > %s/recv.out 2> %s/recv.err",
-			 self->dst.dir, args, self->work, self->work);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
+	pid = spawn("exec /usr/sbin/ip netns exec lmdst lmctl receive --qmp %s/qmp.sock --listen " DST
+		    " %s > %s/recv.out 2> %s/recv.err",
+		    self->dst.dir, args, self->work, self->work);
 	snprintf(path, sizeof(path), "%s/recv.err", self->work);
 	for (i = 0; i < 200; i++) {
 		FILE *f = fopen(path, "r");
@@ -270,18 +280,10 @@ TEST_F_TIMEOUT(qemu_migrate, destination_killed, 240)
 	recv = start_receive(self, "");
 	ASSERT_LT(0, recv);
 	qemu_qmp_disconnect(&self->src);
-	mig = fork();
-	if (!mig) {
-		char cmd[1024];
-
-		snprintf(cmd, sizeof(cmd),
-			 "exec /usr/sbin/ip netns exec lmsrc lmctl migrate --qmp %s/qmp.sock --to " DST
-			 " --mode %s %s > %s/migrate.out 2> %s/migrate.err",
-			 self->src.dir, variant->mode,
-			 live ? "--bandwidth 4M" : "", self->work, self->work);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
+	mig = spawn("exec /usr/sbin/ip netns exec lmsrc lmctl migrate --qmp %s/qmp.sock --to " DST
+		    " --mode %s %s > %s/migrate.out 2> %s/migrate.err",
+		    self->src.dir, variant->mode, live ? "--bandwidth 4M" : "",
+		    self->work, self->work);
 	if (live)
 		usleep(1500000);
 	else

@@ -304,7 +304,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		lmctl_err("--auto-converge throttles lmvm only: QEMU throttles its vCPUs in a migration of its own");
 		goto out;
 	}
-	if (vmm.ops->check(&vmm, false))
+	if (vmm.ops->prepare(&vmm, false))
 		goto out;
 	ctx->vmm_fd = vmm.fd;
 	if (xfer_attach(ctx, vmm.pid, &id, &attached))

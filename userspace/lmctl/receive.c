@@ -132,7 +132,7 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 	if (vmm_open(&vmm, qmp ? VMM_QEMU : VMM_LMVM, qmp ? qmp : control, pid))
 		goto out;
 	/* Received memory overwrites the guest's: it must not have run. */
-	if (vmm.ops->check(&vmm, true))
+	if (vmm.ops->prepare(&vmm, true))
 		goto out;
 	ctx->vmm_fd = vmm.fd;
 	if (xfer_attach(ctx, vmm.pid, &id, &attached))

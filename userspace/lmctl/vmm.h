@@ -27,11 +27,12 @@ struct vmm;
 struct vmm_ops {
 	const char *name;
 	/*
-	 * Is the VMM ready to be the source (@incoming false: its VM exists
+	 * Make sure the VMM can be the source (@incoming false: its VM exists
 	 * and can be moved) or the destination (@incoming true: it waits for
-	 * a VM and its vCPUs have never run)? 0, or -1 said why.
+	 * a VM and its vCPUs have never run), and set it up for it (QEMU:
+	 * its migration capabilities). 0, or -1 said why.
 	 */
-	int (*check)(struct vmm *v, bool incoming);
+	int (*prepare)(struct vmm *v, bool incoming);
 	/* Make its vCPUs sleep @pct percent of the time (0: full speed). */
 	int (*throttle)(struct vmm *v, unsigned int pct);
 	/*

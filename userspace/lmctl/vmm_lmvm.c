@@ -57,7 +57,7 @@ lmvm_run(struct vmm *v, const char *fmt, ...)
 	return 0;
 }
 
-static int lmvm_check(struct vmm *v, bool incoming)
+static int lmvm_prepare(struct vmm *v, bool incoming)
 {
 	if (lmvm_run(v, "status"))
 		return -1;
@@ -109,7 +109,7 @@ static void lmvm_close(struct vmm *v)
 
 const struct vmm_ops vmm_lmvm_ops = {
 	.name = "lmvm",
-	.check = lmvm_check,
+	.prepare = lmvm_prepare,
 	.throttle = lmvm_throttle,
 	.save = lmvm_save,
 	.load = lmvm_load,

@@ -267,7 +267,7 @@ static int qmp_check_memdevs(struct vmm *v)
 	return err;
 }
 
-static int qmp_check(struct vmm *v, bool incoming)
+static int qmp_prepare(struct vmm *v, bool incoming)
 {
 	char status[64], migration[64];
 
@@ -398,7 +398,7 @@ int vmm_qmp_handshake(struct vmm *v)
 
 const struct vmm_ops vmm_qmp_ops = {
 	.name = "QEMU",
-	.check = qmp_check,
+	.prepare = qmp_prepare,
 	.throttle = qmp_throttle,
 	.save = qmp_save,
 	.load = qmp_load,
