@@ -36,17 +36,12 @@
 
 #include "kselftest_harness.h"
 #include "lm_nl.h"
+#include "wire_peer.h"
 
-#define PAGE		4096ULL
 #define MiB		(1ULL << 20)
 #define GiB		(1ULL << 30)
 #define MAX_SLOTS	4
 #define STATE_SIZE	(3 * MiB + 123)
-
-struct slot_def {
-	uint64_t gpa;
-	uint64_t size;
-};
 
 /* A PC-like layout: low memory, a hole, main memory, memory above 4 GiB. */
 static const struct slot_def layout[] = {
@@ -175,148 +170,6 @@ static int memfd_with(const void *data, size_t len)
 
 static const uint8_t loopback[4] = { 127, 0, 0, 1 };
 static const struct lm_migrate_opts quick = { .mode = LM_WIRE_MODE_QUICK };
-
-/* Poll STATUS until @phase (or a final phase); the last status in *st. */
-static int wait_phase(struct lm_nl *nl, uint32_t id, uint32_t phase,
-		      struct lm_xfer_status *st)
-{
-	int i, ret;
-
-	for (i = 0; i < 30000; i++) {
-		ret = lm_nl_xfer_status(nl, id, st);
-		if (ret)
-			return ret;
-		if (st->phase == phase || st->phase == LM_PHASE_DONE ||
-		    st->phase == LM_PHASE_FAILED)
-			return 0;
-		usleep(1000);
-	}
-	return -ETIMEDOUT;
-}
-
-/* CRC-32C, bit by bit: the reference the document gives. */
-static uint32_t crc32c(const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	uint32_t crc = 0xffffffff;
-	int k;
-
-	while (len--) {
-		crc ^= *p++;
-		for (k = 0; k < 8; k++)
-			crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78 : crc >> 1;
-	}
-	return ~crc;
-}
-
-/* A peer played by the test: a blocking TCP socket and its counters. */
-struct peer {
-	int fd;
-	uint32_t tx_seq;
-	uint32_t rx_seq;
-};
-
-static int peer_send(struct peer *p, uint16_t type, const void *payload,
-		     size_t len, uint32_t payload_crc)
-{
-	struct lm_wire_hdr hdr = {
-		.type = htole16(type),
-		.len = htole32(len),
-		.seq = htole32(p->tx_seq++),
-		.payload_crc = htole32(payload_crc),
-	};
-
-	hdr.hdr_crc = htole32(crc32c(&hdr, 16));
-	if (send(p->fd, &hdr, sizeof(hdr), MSG_MORE) != sizeof(hdr))
-		return -errno;
-	if (len && send(p->fd, payload, len, 0) != (ssize_t)len)
-		return -errno;
-	return 0;
-}
-
-static int peer_send_frame(struct peer *p, uint16_t type, const void *payload,
-			   size_t len)
-{
-	return peer_send(p, type, payload, len, crc32c(payload, len));
-}
-
-static int recv_all(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = recv(fd, (char *)buf + got, len - got, 0);
-
-		if (n <= 0)
-			return n ? -errno : -ECONNRESET;
-		got += n;
-	}
-	return 0;
-}
-
-/* Receive a whole frame into @buf (@size bytes); checks both CRCs. */
-static int peer_recv(struct peer *p, struct lm_wire_hdr *hdr, void *buf,
-		     size_t size)
-{
-	int ret = recv_all(p->fd, hdr, sizeof(*hdr));
-
-	if (ret)
-		return ret;
-	if (le32toh(hdr->hdr_crc) != crc32c(hdr, 16) ||
-	    le32toh(hdr->seq) != p->rx_seq++ || le32toh(hdr->len) > size)
-		return -EBADMSG;
-	ret = recv_all(p->fd, buf, le32toh(hdr->len));
-	if (ret)
-		return ret;
-	if (le16toh(hdr->type) != LM_WIRE_PAGES &&
-	    crc32c(buf, le32toh(hdr->len)) != le32toh(hdr->payload_crc))
-		return -EBADMSG;
-	return 0;
-}
-
-static int peer_connect(struct peer *p, uint16_t port)
-{
-	struct sockaddr_in sin = {
-		.sin_family = AF_INET,
-		.sin_port = htons(port),
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
-
-	memset(p, 0, sizeof(*p));
-	p->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (p->fd < 0)
-		return -errno;
-	return connect(p->fd, (struct sockaddr *)&sin, sizeof(sin)) ? -errno : 0;
-}
-
-static void hello_fill(struct lm_wire_hello *h, uint32_t role)
-{
-	memset(h, 0, sizeof(*h));
-	h->magic = htole32(LM_WIRE_MAGIC);
-	h->version = htole32(1);
-	h->features = htole64(LM_WIRE_F_ZERO_PAGES | LM_WIRE_F_DATA_CRC);
-	h->role = htole32(role);
-}
-
-/* The CONFIG of @vm, as a source would send it; returns its length. */
-static size_t config_fill(const struct vm *vm, void *buf)
-{
-	struct lm_wire_config *c = buf;
-	struct lm_wire_slot *s = (void *)(c + 1);
-	unsigned int i;
-
-	memset(buf, 0, sizeof(*c) + vm->nr_slots * sizeof(*s));
-	c->page_size = htole32(PAGE);
-	c->nr_vcpus = htole32(1);
-	c->nr_slots = htole32(vm->nr_slots);
-	c->mode = htole32(LM_WIRE_MODE_QUICK);
-	c->total_pages = htole64(vm_pages(vm));
-	for (i = 0; i < vm->nr_slots; i++) {
-		s[i].gpa = htole64(vm->slots[i].gpa);
-		s[i].size = htole64(vm->slots[i].size);
-	}
-	return sizeof(*c) + vm->nr_slots * sizeof(*s);
-}
 
 FIXTURE(engine) {
 	struct lm_nl *nl;
@@ -566,7 +419,7 @@ TEST_F(engine, corrupted_page)
 	ASSERT_EQ(LM_WIRE_HELLO, le16toh(hdr.type));
 	ASSERT_EQ(0, le32toh(((struct lm_wire_hello *)buf)->reason));
 
-	len = config_fill(&self->dst, buf);
+	len = config_fill(self->dst.slots, self->dst.nr_slots, buf);
 	ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_CONFIG, buf, len));
 	ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
 	ASSERT_EQ(LM_WIRE_ACK, le16toh(hdr.type));
