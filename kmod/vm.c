@@ -69,8 +69,12 @@ struct lm_vm *lm_vm_get(u32 id)
 struct lm_vm *lm_vm_get_next(u32 *id)
 {
 	struct lm_vm *vm;
-	int next = *id;
+	int next;
 
+	/* The IDR's ids are ints (and lm's positive): none lies past these. */
+	if (*id > INT_MAX)
+		return NULL;
+	next = *id;
 	mutex_lock(&vm_idr_lock);
 	vm = idr_get_next(&vm_idr, &next);
 	if (vm) {
