@@ -61,10 +61,9 @@ int lm_xfer_dirty_start(struct lm_xfer *x)
 {
 	struct lm_vm *vm = x->vm;
 	const char *why = "Cannot start dirty tracking";
+	u64 scratch = 0;
 	u32 i;
 	int ret;
-
-	u64 scratch = 0;
 
 	x->dirty_maps = kcalloc(x->layout.nr_units, sizeof(*x->dirty_maps),
 				GFP_KERNEL);
