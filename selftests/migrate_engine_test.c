@@ -2,9 +2,12 @@
 /*
  * The transfer engine, driven directly over netlink: two KVM VMs in this
  * process (a source filled with a known pattern and an empty destination of
- * the same layout), migrated over loopback TCP by lm. No vCPU runs: the
- * test is about the engine and the wire protocol, end to end through
- * lmvm and lmctl is migrate_quick_test.sh.
+ * the same layout), migrated over loopback TCP by lm. No vCPU runs but in
+ * the two tests of lm holding the vCPUs (a "jmp ."): the test is about the
+ * engine and the wire protocol, end to end through lmvm and lmctl is
+ * migrate_quick_test.sh. The backing tests do the same keyed by RAM
+ * backing, with memory in shared memfds that the two VMs map by different
+ * slots.
  *
  * The peers that misbehave (a corrupted header, a corrupted page, a layout
  * mismatch, a destination that disappears mid-transfer) are played by this
@@ -1168,6 +1171,328 @@ TEST_F(engine, source_running_at_switchover)
 	/* Nothing of memory left: the destination was never written. */
 	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_FAILED, &d));
 	EXPECT_EQ(0, d.pages);
+}
+
+/*
+ * Keyed by backing (LM_A_XFER_KEY_BY_BACKING): memory in shared memfds,
+ * mapped by different slots on each side, as a running QEMU pc machine's
+ * firmware leaves them and a fresh destination has them. The source maps
+ * its low RAM in pieces, one piece only in address space 1 (SMRAM), one
+ * not at all (hidden under a private ROM slot); the destination maps the
+ * same RAM as one slot. All of each backing must arrive where it was.
+ */
+#define NR_BACKINGS	2
+#define NO_BACKING	-1
+
+struct bslot {
+	uint32_t as_id;
+	uint64_t gpa;
+	uint64_t size;
+	int backing;		/* NO_BACKING: private anonymous memory */
+	uint64_t offset;	/* in the backing */
+};
+
+struct bvm {
+	int kvm_fd;
+	int fd;
+	int vcpu_fd;
+	uint64_t size[NR_BACKINGS];
+	uint8_t *mem[NR_BACKINGS];
+	unsigned int nr_priv;
+	void *priv[MAX_SLOTS];
+	uint64_t priv_size[MAX_SLOTS];
+	uint32_t id;
+};
+
+static int bvm_create(struct bvm *vm, const uint64_t *sizes,
+		      const struct bslot *slots, unsigned int nr)
+{
+	unsigned int i;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return -errno;
+	vm->fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0)
+		return -errno;
+	for (i = 0; i < NR_BACKINGS; i++) {
+		int fd = memfd_create("lm-ram", MFD_CLOEXEC);
+
+		if (fd < 0 || ftruncate(fd, sizes[i]))
+			return -errno;
+		vm->size[i] = sizes[i];
+		vm->mem[i] = mmap(NULL, sizes[i], PROT_READ | PROT_WRITE,
+				  MAP_SHARED, fd, 0);
+		close(fd);
+		if (vm->mem[i] == MAP_FAILED)
+			return -errno;
+	}
+	for (i = 0; i < nr; i++) {
+		struct kvm_userspace_memory_region region = {
+			.slot = slots[i].as_id << 16 | i,
+			.guest_phys_addr = slots[i].gpa,
+			.memory_size = slots[i].size,
+		};
+		void *hva;
+
+		if (slots[i].backing == NO_BACKING) {
+			hva = mmap(NULL, slots[i].size, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (hva == MAP_FAILED)
+				return -errno;
+			/* Not zero: it must not matter to the destination. */
+			memset(hva, 0xa5, slots[i].size);
+			vm->priv[vm->nr_priv] = hva;
+			vm->priv_size[vm->nr_priv++] = slots[i].size;
+		} else {
+			hva = vm->mem[slots[i].backing] + slots[i].offset;
+		}
+		region.userspace_addr = (uintptr_t)hva;
+		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region))
+			return -errno;
+	}
+	vm->vcpu_fd = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
+	return vm->vcpu_fd < 0 ? -errno : 0;
+}
+
+static void bvm_destroy(struct bvm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_BACKINGS; i++)
+		if (vm->mem[i] && vm->mem[i] != MAP_FAILED)
+			munmap(vm->mem[i], vm->size[i]);
+	for (i = 0; i < vm->nr_priv; i++)
+		munmap(vm->priv[i], vm->priv_size[i]);
+	if (vm->vcpu_fd > 0)
+		close(vm->vcpu_fd);
+	if (vm->fd > 0)
+		close(vm->fd);
+	if (vm->kvm_fd > 0)
+		close(vm->kvm_fd);
+}
+
+static const uint64_t backing_sizes[NR_BACKINGS] = { 32 * MiB, 8 * MiB };
+
+/* A pc machine's RAM after its firmware ran: pieces, aliases, a hole. */
+static const struct bslot src_slots[] = {
+	{ 0, 0,		0xa0000,	0, 0 },
+	{ 0, 0xc0000,	0x40000,	NO_BACKING, 0 },
+	{ 0, 1 * MiB,	31 * MiB,	0, 1 * MiB },
+	{ 0, 4 * GiB,	8 * MiB,	1, 0 },
+	{ 1, 0xa0000,	0x20000,	0, 0xa0000 },
+};
+
+/* The same RAM in a fresh VM, one slot per backing. */
+static const struct bslot dst_slots[] = {
+	{ 0, 0,		32 * MiB,	0, 0 },
+	{ 0, 4 * GiB,	8 * MiB,	1, 0 },
+};
+
+FIXTURE(backing) {
+	struct lm_nl *nl;
+	struct bvm src;
+	struct bvm dst;
+	int state_in;
+	int state_out;
+};
+
+FIXTURE_SETUP(backing)
+{
+	static const char state[] = "device state";
+	int fd = open("/dev/kvm", O_RDWR);
+	uint64_t p;
+	int i;
+
+	if (fd < 0)
+		SKIP(return, "no /dev/kvm");
+	close(fd);
+	ASSERT_EQ(0, lm_nl_open(&self->nl));
+	ASSERT_EQ(0, bvm_create(&self->src, backing_sizes, src_slots,
+				sizeof(src_slots) / sizeof(src_slots[0])));
+	ASSERT_EQ(0, bvm_create(&self->dst, backing_sizes, dst_slots,
+				sizeof(dst_slots) / sizeof(dst_slots[0])));
+	/* Every page, including those no slot of the source maps. */
+	for (i = 0; i < NR_BACKINGS; i++)
+		for (p = 0; p < backing_sizes[i] / PAGE; p += 1 + p % 2) {
+			uint64_t *page = (uint64_t *)(self->src.mem[i] + p * PAGE);
+
+			page[0] = (uint64_t)i << 48 | p;
+			page[PAGE / 8 - 1] = ~page[0];
+		}
+	ASSERT_EQ(0, lm_nl_attach(self->nl, self->src.fd, 0, &self->src.id));
+	ASSERT_EQ(0, lm_nl_attach(self->nl, self->dst.fd, 0, &self->dst.id));
+	self->state_in = memfd_with(state, sizeof(state));
+	self->state_out = memfd_with(NULL, 0);
+	ASSERT_LE(0, self->state_in);
+	ASSERT_LE(0, self->state_out);
+}
+
+FIXTURE_TEARDOWN(backing)
+{
+	if (!self->nl)
+		return;
+	lm_nl_detach(self->nl, self->src.id);
+	lm_nl_detach(self->nl, self->dst.id);
+	bvm_destroy(&self->src);
+	bvm_destroy(&self->dst);
+	lm_nl_close(self->nl);
+	close(self->state_in);
+	close(self->state_out);
+}
+
+static const struct lm_listen_opts by_backing_listen = {
+	.key_by_backing = true
+};
+
+static void backing_migrate(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(backing) *self, uint32_t mode)
+{
+	const struct lm_migrate_opts opts = {
+		.mode = mode, .key_by_backing = true
+	};
+	uint64_t pages = (backing_sizes[0] + backing_sizes[1]) / PAGE;
+	struct lm_xfer_status s, d;
+	uint16_t port;
+	int i;
+
+	ASSERT_EQ(0, lm_nl_listen_opts(self->nl, self->dst.id, loopback, 4, 0,
+				       self->state_out, &by_backing_listen,
+				       &port));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
+				   &opts)) {
+		TH_LOG("%s", lm_nl_extack(self->nl));
+	}
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
+				LM_PHASE_WAIT_SWITCHOVER, &s));
+	ASSERT_EQ(LM_PHASE_WAIT_SWITCHOVER, s.phase) log_status(_metadata, "source", &s);
+	EXPECT_EQ(pages, s.total_pages);
+	ASSERT_EQ(0, lm_nl_switchover(self->nl, self->src.id, self->state_in));
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_COMMIT, &d));
+	ASSERT_EQ(LM_PHASE_COMMIT, d.phase) log_status(_metadata, "destination", &d);
+	EXPECT_EQ(pages, d.total_pages);
+	for (i = 0; i < NR_BACKINGS; i++)
+		EXPECT_EQ(0, memcmp(self->src.mem[i], self->dst.mem[i],
+				    backing_sizes[i])) {
+			TH_LOG("backing %d differs", i);
+		}
+	ASSERT_EQ(0, lm_nl_complete(self->nl, self->dst.id, 0));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_DONE, &s));
+	EXPECT_EQ(LM_PHASE_DONE, s.phase) log_status(_metadata, "source", &s);
+	log_status(_metadata, "source", &s);
+	log_status(_metadata, "destination", &d);
+}
+
+TEST_F(backing, quick)
+{
+	backing_migrate(_metadata, self, LM_WIRE_MODE_QUICK);
+}
+
+TEST_F(backing, live)
+{
+	backing_migrate(_metadata, self, LM_WIRE_MODE_LIVE);
+}
+
+/* Slot mode refuses these layouts, as it refused QEMU's pc machine. */
+TEST_F(backing, slot_mode_refuses)
+{
+	struct lm_xfer_status s;
+	uint16_t port;
+
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
+				   &quick));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+	log_status(_metadata, "source", &s);
+	EXPECT_EQ(LM_WIRE_REASON_NR_SLOTS, s.reason);
+	EXPECT_NE(NULL, strstr(s.message, "Memory slots: source 5, destination 2"));
+}
+
+/* One side keyed by backing, the other not: the handshake fails. */
+TEST_F(backing, modes_differ)
+{
+	const struct lm_migrate_opts opts = {
+		.mode = LM_WIRE_MODE_QUICK, .key_by_backing = true
+	};
+	struct lm_xfer_status s, d;
+	uint16_t port;
+
+	ASSERT_EQ(0, lm_nl_listen_opts(self->nl, self->dst.id, loopback, 4, 0,
+				       self->state_out, &by_backing_listen,
+				       &port));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
+				   &quick));
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_FAILED, &d));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+	log_status(_metadata, "source", &s);
+	log_status(_metadata, "destination", &d);
+	EXPECT_EQ(LM_WIRE_REASON_FEATURES, d.reason);
+	EXPECT_NE(NULL, strstr(d.message, "does not key pages by RAM backing"));
+	EXPECT_EQ(LM_WIRE_REASON_FEATURES, s.reason);
+	EXPECT_EQ(LM_PHASE_HANDSHAKE, s.failed_phase);
+
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
+				   &opts));
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_FAILED, &d));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+	log_status(_metadata, "source", &s);
+	log_status(_metadata, "destination", &d);
+	EXPECT_EQ(LM_WIRE_REASON_FEATURES, d.reason);
+	EXPECT_NE(NULL, strstr(d.message, "keys pages by RAM backing"));
+	EXPECT_EQ(LM_WIRE_REASON_FEATURES, s.reason);
+	EXPECT_EQ(0, s.pages);
+}
+
+/* A backing of another size is refused by name before any page moves. */
+TEST(backing_size_mismatch)
+{
+	static const uint64_t smaller[NR_BACKINGS] = { 32 * MiB, 4 * MiB };
+	static const struct bslot small_slots[] = {
+		{ 0, 0,		32 * MiB,	0, 0 },
+		{ 0, 4 * GiB,	4 * MiB,	1, 0 },
+	};
+	const struct lm_migrate_opts opts = {
+		.mode = LM_WIRE_MODE_QUICK, .key_by_backing = true
+	};
+	struct lm_xfer_status s, d;
+	struct bvm src, dst;
+	int state_out, fd = open("/dev/kvm", O_RDWR);
+	struct lm_nl *nl;
+	uint16_t port;
+
+	if (fd < 0)
+		SKIP(return, "no /dev/kvm");
+	close(fd);
+	ASSERT_EQ(0, lm_nl_open(&nl));
+	ASSERT_EQ(0, bvm_create(&src, backing_sizes, src_slots,
+				sizeof(src_slots) / sizeof(src_slots[0])));
+	ASSERT_EQ(0, bvm_create(&dst, smaller, small_slots, 2));
+	ASSERT_EQ(0, lm_nl_attach(nl, src.fd, 0, &src.id));
+	ASSERT_EQ(0, lm_nl_attach(nl, dst.fd, 0, &dst.id));
+	state_out = memfd_with(NULL, 0);
+	ASSERT_LE(0, state_out);
+	ASSERT_EQ(0, lm_nl_listen_opts(nl, dst.id, loopback, 4, 0, state_out,
+				       &by_backing_listen, &port));
+	ASSERT_EQ(0, lm_nl_migrate(nl, src.id, loopback, 4, port, &opts));
+	ASSERT_EQ(0, wait_phase(nl, src.id, LM_PHASE_FAILED, &s));
+	ASSERT_EQ(0, wait_phase(nl, dst.id, LM_PHASE_FAILED, &d));
+	log_status(_metadata, "source", &s);
+	EXPECT_EQ(LM_WIRE_REASON_SLOT, s.reason);
+	EXPECT_EQ(LM_PHASE_CONFIG, s.failed_phase);
+	EXPECT_NE(NULL, strstr(s.message,
+			       "RAM backing 1 size: source 0x800000, destination 0x400000"));
+	EXPECT_EQ(LM_WIRE_REASON_SLOT, d.reason);
+	EXPECT_EQ(0, d.pages);
+	lm_nl_detach(nl, src.id);
+	lm_nl_detach(nl, dst.id);
+	bvm_destroy(&src);
+	bvm_destroy(&dst);
+	close(state_out);
+	lm_nl_close(nl);
 }
 
 TEST_HARNESS_MAIN

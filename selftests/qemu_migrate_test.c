@@ -2,9 +2,12 @@
 /*
  * An unmodified QEMU VM migrated by lmctl, live and quick, between two
  * network namespaces (the lab's two hosts, /lib/lab/netns.sh): QEMU 7.2
- * with nested KVM, a microvm machine with 128 MiB of shared RAM, lm-guest
- * writing 2 MiB/s. lmctl drives both QEMUs over QMP (--qmp); lm moves the
- * RAM, QEMU's own stream (x-ignore-shared) the device state.
+ * with nested KVM, 128 MiB of shared RAM, lm-guest writing 2 MiB/s, on a
+ * microvm machine (live and quick) and on a pc machine (live), whose
+ * firmware leaves the running source with other memory slots over its RAM
+ * (PAM, SMRAM) than the fresh destination. lmctl drives both QEMUs over
+ * QMP (--qmp); lm moves the RAM by its place in the RAM backend, QEMU's
+ * own stream (x-ignore-shared) the device state and private ROM blocks.
  *
  *  - exact: with the destination taken over but left paused (lmctl
  *    receive --paused), its RAM file equals the source's, page for page:
@@ -91,18 +94,25 @@ FIXTURE(qemu_migrate)
 FIXTURE_VARIANT(qemu_migrate)
 {
 	const char *mode;
+	const char *machine;
 };
 
-FIXTURE_VARIANT_ADD(qemu_migrate, live) { .mode = "live" };
-FIXTURE_VARIANT_ADD(qemu_migrate, quick) { .mode = "quick" };
+FIXTURE_VARIANT_ADD(qemu_migrate, live) {
+	.mode = "live", .machine = "microvm"
+};
+FIXTURE_VARIANT_ADD(qemu_migrate, quick) {
+	.mode = "quick", .machine = "microvm"
+};
+FIXTURE_VARIANT_ADD(qemu_migrate, pc_live) {
+	.mode = "live", .machine = "pc"
+};
 
 FIXTURE_SETUP(qemu_migrate)
 {
-	/* QEMU_MACHINE: another machine type, to see what lm makes of it. */
-	const char *machine = getenv("QEMU_MACHINE") ?: "microvm";
 	struct qemu_opts src = { .mem_mib = MEM_MIB, .rate_mib = 2,
-				 .machine = machine, .netns = "lmsrc" };
-	struct qemu_opts dst = { .mem_mib = MEM_MIB, .machine = machine,
+				 .machine = variant->machine, .netns = "lmsrc" };
+	struct qemu_opts dst = { .mem_mib = MEM_MIB,
+				 .machine = variant->machine,
 				 .netns = "lmdst", .incoming = true };
 
 	self->src.pid = self->dst.pid = -1;

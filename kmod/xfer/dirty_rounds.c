@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Live migration's view of dirty tracking: the pages to send in the next
- * round, as one bitmap per slot of the transfer's layout.
+ * round, as one bitmap per unit of the transfer's layout (a slot, or keyed
+ * by backing a RAM backing, where each slot's harvest lands at the place
+ * the slot maps in it: aliases of a page all mark the one page).
  *
  * Each harvest (a TRACK_SYNC round of kmod/dirty/) is ORed into these
  * bitmaps under vm->lock, and sending a round clears what it sent, so a
@@ -18,14 +20,52 @@
 #include <linux/bitmap.h>
 #include <linux/slab.h>
 
+/*
+ * Whether a slot's harvest can be ORed into its unit's bitmap as is: the
+ * slot is the whole unit. The tracker writes whole words, and fills the
+ * last one up to its bit count only, so a slot at any other place of its
+ * unit is harvested aside first.
+ */
+static bool dirty_direct(const struct lm_xfer *x, const struct lm_xfer_slot *s)
+{
+	return s->backing == LM_XFER_NO_BACKING ||
+	       (!s->backing_off &&
+		s->npages == x->layout.units[s->backing].npages);
+}
+
+/* Harvest slot @s into its unit's bitmap; the tracker's count or -errno. */
+static long dirty_collect_slot(struct lm_xfer *x, const struct lm_xfer_slot *s)
+{
+	unsigned long *map = x->dirty_maps[s->backing];
+	unsigned long first, end;
+	long got;
+
+	if (dirty_direct(x, s))
+		return lm_dirty_collect(x->vm, s->as_id, s->gpa >> PAGE_SHIFT,
+					s->npages, s->hva, map);
+	bitmap_zero(x->dirty_scratch, s->npages);
+	got = lm_dirty_collect(x->vm, s->as_id, s->gpa >> PAGE_SHIFT,
+			       s->npages, s->hva, x->dirty_scratch);
+	if (got <= 0)
+		return got;
+	for (first = find_first_bit(x->dirty_scratch, s->npages);
+	     first < s->npages;
+	     first = find_next_bit(x->dirty_scratch, s->npages, end)) {
+		end = find_next_zero_bit(x->dirty_scratch, s->npages, first);
+		bitmap_set(map, s->backing_off + first, end - first);
+	}
+	return got;
+}
+
 int lm_xfer_dirty_start(struct lm_xfer *x)
 {
 	struct lm_vm *vm = x->vm;
 	const char *why = "Cannot start dirty tracking";
+	u64 scratch = 0;
 	u32 i;
 	int ret;
 
-	x->dirty_maps = kcalloc(x->layout.nr_slots, sizeof(*x->dirty_maps),
+	x->dirty_maps = kcalloc(x->layout.nr_units, sizeof(*x->dirty_maps),
 				GFP_KERNEL);
 	if (!x->dirty_maps)
 		return -ENOMEM;
@@ -33,10 +73,19 @@ int lm_xfer_dirty_start(struct lm_xfer *x)
 	 * Sized by guest memory: 8 MiB for a 256 GiB slot, past what kmalloc
 	 * can give (bitmap_zalloc() warned and failed above 128 GiB).
 	 */
-	for (i = 0; i < x->layout.nr_slots; i++) {
-		x->dirty_maps[i] = kvcalloc(BITS_TO_LONGS(x->layout.slots[i].npages),
+	for (i = 0; i < x->layout.nr_units; i++) {
+		x->dirty_maps[i] = kvcalloc(BITS_TO_LONGS(x->layout.units[i].npages),
 					    sizeof(long), GFP_KERNEL_ACCOUNT);
 		if (!x->dirty_maps[i])
+			return -ENOMEM;
+	}
+	for (i = 0; i < x->layout.nr_slots; i++)
+		if (!dirty_direct(x, &x->layout.slots[i]))
+			scratch = max(scratch, x->layout.slots[i].npages);
+	if (scratch) {
+		x->dirty_scratch = kvcalloc(BITS_TO_LONGS(scratch),
+					    sizeof(long), GFP_KERNEL_ACCOUNT);
+		if (!x->dirty_scratch)
 			return -ENOMEM;
 	}
 
@@ -59,7 +108,8 @@ int lm_xfer_dirty_start(struct lm_xfer *x)
  * the next round has to send. A slot the tracker reports whole (new,
  * re-flagged, or logged by the VMM itself) is sent whole; a slot that
  * disappeared or moved fails the migration: the destination's layout was
- * checked against the old one.
+ * checked against the old one. Keyed by backing, slots in private memory
+ * are the VMM's to move and not harvested.
  */
 int lm_xfer_dirty_collect(struct lm_xfer *x, u64 *dirty)
 {
@@ -82,8 +132,9 @@ int lm_xfer_dirty_collect(struct lm_xfer *x, u64 *dirty)
 	for (i = 0; i < x->layout.nr_slots; i++) {
 		const struct lm_xfer_slot *s = &x->layout.slots[i];
 
-		got = lm_dirty_collect(vm, s->as_id, s->gpa >> PAGE_SHIFT,
-				       s->npages, s->hva, x->dirty_maps[i]);
+		if (s->backing == LM_XFER_NO_BACKING)
+			continue;
+		got = dirty_collect_slot(x, s);
 		if (got < 0) {
 			ret = got;
 			why = got == -ENOENT ?
@@ -91,8 +142,10 @@ int lm_xfer_dirty_collect(struct lm_xfer *x, u64 *dirty)
 			      "Cannot read the dirty log";
 			goto out_unlock;
 		}
-		*dirty += bitmap_weight(x->dirty_maps[i], s->npages);
 	}
+	for (i = 0; i < x->layout.nr_units; i++)
+		*dirty += bitmap_weight(x->dirty_maps[i],
+					x->layout.units[i].npages);
 out_unlock:
 	mutex_unlock(&vm->lock);
 	if (ret)
@@ -115,9 +168,11 @@ void lm_xfer_dirty_stop(struct lm_xfer *x)
 		x->tracking = false;
 	}
 	if (x->dirty_maps) {
-		for (i = 0; i < x->layout.nr_slots; i++)
+		for (i = 0; i < x->layout.nr_units; i++)
 			kvfree(x->dirty_maps[i]);
 		kfree(x->dirty_maps);
 		x->dirty_maps = NULL;
 	}
+	kvfree(x->dirty_scratch);
+	x->dirty_scratch = NULL;
 }

@@ -45,14 +45,36 @@ struct lm_xfer_slot {
 	u64 gpa;
 	u64 npages;
 	unsigned long hva;	/* in the VMM's address space */
-	u64 first;		/* index of its first page among all slots */
+	/* Keyed by backing: the unit it maps into, from which page on. */
+	u32 backing;		/* LM_XFER_NO_BACKING: not moved by us */
+	u64 backing_off;
+};
+
+#define LM_XFER_NO_BACKING	U32_MAX
+
+/*
+ * What PAGES frames name, CONFIG lists and the bitmaps are kept by: a
+ * memory slot (slot mode: unit i is slot i), or a RAM backing, a shared
+ * file mapping of the VMM memory slots map into (by_backing). @file and
+ * @pgoff only tell backings apart while the layout is read (under the
+ * VMM's mmap lock): no reference is held, they are never dereferenced.
+ */
+struct lm_xfer_unit {
+	unsigned long hva;	/* in the VMM's address space */
+	u64 npages;
+	u64 first;		/* index of its first page among all units */
+	const struct file *file;
+	unsigned long pgoff;
 };
 
 struct lm_xfer_layout {
+	bool by_backing;	/* LM_WIRE_F_BY_BACKING */
 	u32 nr_vcpus;
 	u32 nr_slots;
-	u64 total_pages;
+	u32 nr_units;
+	u64 total_pages;	/* of all units */
 	struct lm_xfer_slot *slots;
+	struct lm_xfer_unit *units;
 };
 
 /* What STATUS and the events report; a consistent copy under x->lock. */
@@ -86,6 +108,7 @@ struct lm_xfer {
 	u32 send_method;	/* enum lm_xfer_send_method */
 	u32 recv_method;	/* enum lm_xfer_recv_method */
 	bool no_data_crc;	/* source: never set LM_WIRE_PAGES_DATA_CRC */
+	bool by_backing;	/* LM_A_XFER_KEY_BY_BACKING */
 	u32 max_rounds;		/* live: pre-copy rounds after the full one */
 	u64 max_downtime_ns;	/* live: switch over below this estimate */
 	u64 bandwidth;		/* pre-copy: bytes/s of page data, 0: any */
@@ -118,8 +141,10 @@ struct lm_xfer {
 	void *buf;		/* LM_XFER_BUF_SIZE bytes of scratch */
 	struct page **pages;	/* LM_WIRE_MAX_BATCH_PAGES pointers */
 	unsigned long *covered;	/* destination: pages received, per page */
-	/* Source, live: pages to send in the next round, per layout slot. */
+	/* Source, live: pages to send in the next round, per layout unit. */
 	unsigned long **dirty_maps;
+	/* By backing: one slot's harvest, before it is put in its backing's. */
+	unsigned long *dirty_scratch;
 	bool tracking;		/* we started dirty tracking on the VM */
 	u32 vcpus_locked;	/* vcpu->mutex held, vCPUs 0 to this - 1 */
 	/* Source: pacing to x->bandwidth, while pacing is true. */
@@ -196,7 +221,7 @@ int lm_wire_handshake_destination(struct lm_xfer *x);
 /* pages_tx.c */
 int lm_xfer_tx_init(struct lm_xfer *x);
 void lm_xfer_tx_uninit(struct lm_xfer *x);
-int lm_xfer_send_slot(struct lm_xfer *x, u32 index, bool data_crc);
+int lm_xfer_send_unit(struct lm_xfer *x, u32 index, bool data_crc);
 int lm_xfer_send_dirty(struct lm_xfer *x, u32 index, bool data_crc);
 
 /* dirty_rounds.c */

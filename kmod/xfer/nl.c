@@ -27,6 +27,7 @@ const struct nla_policy lm_xfer_listen_policy[LM_A_MAX + 1] = {
 	[LM_A_XFER_PORT]	= { .type = NLA_U16 },
 	[LM_A_XFER_STATE_FD]	= { .type = NLA_U32 },
 	[LM_A_XFER_RECV_METHOD]	= NLA_POLICY_MAX(NLA_U32, __LM_RECV_MAX - 1),
+	[LM_A_XFER_KEY_BY_BACKING] = { .type = NLA_FLAG },
 };
 
 const struct nla_policy lm_xfer_migrate_policy[LM_A_MAX + 1] = {
@@ -40,6 +41,7 @@ const struct nla_policy lm_xfer_migrate_policy[LM_A_MAX + 1] = {
 	[LM_A_XFER_MAX_ROUNDS]	= NLA_POLICY_MAX(NLA_U32, 10000),
 	[LM_A_XFER_MAX_DOWNTIME_MS] = NLA_POLICY_RANGE(NLA_U32, 1, 30000),
 	[LM_A_XFER_BANDWIDTH]	= { .type = NLA_U64 },
+	[LM_A_XFER_KEY_BY_BACKING] = { .type = NLA_FLAG },
 };
 
 const struct nla_policy lm_xfer_switchover_policy[LM_A_MAX + 1] = {
@@ -180,6 +182,7 @@ int lm_xfer_nl_listen(struct sk_buff *skb, struct genl_info *info)
 		goto out_put_vm;
 	if (info->attrs[LM_A_XFER_RECV_METHOD])
 		x->recv_method = nla_get_u32(info->attrs[LM_A_XFER_RECV_METHOD]);
+	x->by_backing = nla_get_flag(info->attrs[LM_A_XFER_KEY_BY_BACKING]);
 	len = xfer_parse_addr(info, &x->addr);
 	if (len < 0) {
 		ret = len;
@@ -271,6 +274,7 @@ int lm_xfer_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 	if (info->attrs[LM_A_XFER_BANDWIDTH])
 		x->bandwidth = nla_get_u64(info->attrs[LM_A_XFER_BANDWIDTH]);
 	x->no_data_crc = nla_get_flag(info->attrs[LM_A_XFER_NO_DATA_CRC]);
+	x->by_backing = nla_get_flag(info->attrs[LM_A_XFER_KEY_BY_BACKING]);
 	ret = xfer_parse_addr(info, &x->addr);
 	if (ret < 0)
 		goto err_free_xfer;

@@ -3,7 +3,7 @@
  * Receiving guest pages straight into the destination guest's memory.
  *
  * The thread runs on the destination VMM's mm. A PAGES frame's descriptor
- * is read and checked completely (CRC, slot, every run within the slot,
+ * is read and checked completely (CRC, unit, every run within the unit,
  * counts adding up to the frame length) before any page is touched. Then,
  * run by run:
  *
@@ -34,8 +34,9 @@
 static int rx_fault(struct lm_xfer *x, u32 index, u64 page, int err)
 {
 	lm_xfer_fail(x, err, LM_WIRE_REASON_VM_GONE,
-		     "Cannot write guest memory of slot %u at page %llu",
-		     index, page);
+		     "Cannot write guest memory of %s %u at page %llu",
+		     x->layout.by_backing ? "RAM backing" : "slot", index,
+		     page);
 	return err;
 }
 
@@ -141,21 +142,24 @@ static int rx_data_run_user(struct lm_xfer *x, unsigned long hva, u32 n,
 	return 0;
 }
 
-/* Check a PAGES descriptor; returns its slot or NULL (and fails @x). */
-static const struct lm_xfer_slot *rx_check_desc(struct lm_xfer *x,
+/*
+ * Check a PAGES descriptor; returns the unit (slot or backing) it names or
+ * NULL (and fails @x).
+ */
+static const struct lm_xfer_unit *rx_check_desc(struct lm_xfer *x,
 						const struct lm_wire_hdr *hdr)
 {
 	const struct lm_wire_pages *desc = x->buf;
 	const struct lm_wire_run *runs = x->buf + sizeof(*desc);
 	u32 i, nr_runs, nr_pages, nr_data, sum = 0, data = 0;
-	const struct lm_xfer_slot *slot;
+	const struct lm_xfer_unit *unit;
 
 	nr_runs = le32_to_cpu(desc->nr_runs);
 	nr_pages = le32_to_cpu(desc->nr_pages);
 	nr_data = le32_to_cpu(desc->nr_data);
-	if (le32_to_cpu(desc->slot) >= x->layout.nr_slots)
+	if (le32_to_cpu(desc->slot) >= x->layout.nr_units)
 		goto malformed;
-	slot = &x->layout.slots[le32_to_cpu(desc->slot)];
+	unit = &x->layout.units[le32_to_cpu(desc->slot)];
 	if (le32_to_cpu(desc->flags) & ~LM_WIRE_PAGES_DATA_CRC)
 		goto malformed;
 	for (i = 0; i < nr_runs; i++) {
@@ -164,7 +168,7 @@ static const struct lm_xfer_slot *rx_check_desc(struct lm_xfer *x,
 		u32 flags = le32_to_cpu(runs[i].flags);
 
 		if (!n || n > LM_WIRE_MAX_BATCH_PAGES || flags & ~LM_WIRE_RUN_ZERO ||
-		    first >= slot->npages || n > slot->npages - first)
+		    first >= unit->npages || n > unit->npages - first)
 			goto malformed;
 		sum += n;
 		if (!(flags & LM_WIRE_RUN_ZERO))
@@ -174,7 +178,7 @@ static const struct lm_xfer_slot *rx_check_desc(struct lm_xfer *x,
 	    le32_to_cpu(hdr->len) != sizeof(*desc) + nr_runs * sizeof(*runs) +
 				     (u64)nr_data * PAGE_SIZE)
 		goto malformed;
-	return slot;
+	return unit;
 
 malformed:
 	lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
@@ -188,7 +192,7 @@ int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 	struct lm_wire_pages *desc = x->buf;
 	struct lm_wire_run *runs = x->buf + sizeof(*desc);
 	void *scratch = runs + LM_WIRE_MAX_BATCH_PAGES;
-	const struct lm_xfer_slot *slot;
+	const struct lm_xfer_unit *unit;
 	u32 i, nr_runs, crc = ~0U, zero = 0;
 	bool data_crc;
 	int ret;
@@ -213,15 +217,15 @@ int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 			     x->rx_seq - 1);
 		return -EBADMSG;
 	}
-	slot = rx_check_desc(x, hdr);
-	if (!slot)
+	unit = rx_check_desc(x, hdr);
+	if (!unit)
 		return -EPROTO;
 	data_crc = le32_to_cpu(desc->flags) & LM_WIRE_PAGES_DATA_CRC;
 
 	for (i = 0; i < nr_runs; i++) {
 		u64 first = le64_to_cpu(runs[i].first);
 		u32 n = le32_to_cpu(runs[i].nr_pages);
-		unsigned long hva = slot->hva + first * PAGE_SIZE;
+		unsigned long hva = unit->hva + first * PAGE_SIZE;
 
 		if (le32_to_cpu(runs[i].flags) & LM_WIRE_RUN_ZERO) {
 			ret = rx_zero_run(x, hva, n);
@@ -241,7 +245,7 @@ int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 		if (ret)
 			return ret;
 		if (x->covered)
-			bitmap_set(x->covered, slot->first + first, n);
+			bitmap_set(x->covered, unit->first + first, n);
 	}
 	if (data_crc && ~crc != le32_to_cpu(desc->data_crc)) {
 		lm_xfer_fail(x, -EBADMSG, LM_WIRE_REASON_CRC,

@@ -186,7 +186,7 @@ static int tx_pace(struct lm_xfer *x, u64 bytes)
 }
 
 /*
- * Send pages [@first, @first + @n) of slot @index as one PAGES frame. The
+ * Send pages [@first, @first + @n) of unit @index as one PAGES frame. The
  * pages are pinned in x->pages; x->buf holds the descriptor, the zero flags
  * and the method's vector, one after the other.
  */
@@ -248,13 +248,13 @@ out:
 }
 
 /*
- * Send pages [@first, @end) of slot @index, in batches; returns the pages
- * sent (all of them) or a negative errno.
+ * Send pages [@first, @end) of unit @index, in batches; returns 0 once all
+ * were sent or a negative errno.
  */
 static int tx_range(struct lm_xfer *x, u32 index, u64 first, u64 end,
 		    bool data_crc)
 {
-	const struct lm_xfer_slot *slot = &x->layout.slots[index];
+	const struct lm_xfer_unit *unit = &x->layout.units[index];
 	int ret;
 
 	while (first < end) {
@@ -263,13 +263,14 @@ static int tx_range(struct lm_xfer *x, u32 index, u64 first, u64 end,
 
 		if (lm_xfer_cancelled(x))
 			return -ECANCELED;
-		pinned = pin_user_pages_fast(slot->hva + first * PAGE_SIZE, n,
+		pinned = pin_user_pages_fast(unit->hva + first * PAGE_SIZE, n,
 					     0, x->pages);
 		if (pinned <= 0) {
 			lm_xfer_fail(x, pinned ?: -EFAULT,
 				     LM_WIRE_REASON_VM_GONE,
-				     "Cannot reach guest memory of slot %u at page %llu",
-				     index, first);
+				     "Cannot reach guest memory of %s %u at page %llu",
+				     x->layout.by_backing ? "RAM backing" :
+				     "slot", index, first);
 			return pinned ?: -EFAULT;
 		}
 		ret = tx_batch(x, index, first, pinned, data_crc);
@@ -282,17 +283,21 @@ static int tx_range(struct lm_xfer *x, u32 index, u64 first, u64 end,
 	return 0;
 }
 
-/* Send every page of slot @index, the guest paused if @data_crc. */
-int lm_xfer_send_slot(struct lm_xfer *x, u32 index, bool data_crc)
+/*
+ * Send every page of unit @index, the guest paused if @data_crc. Keyed by
+ * backing, that includes pages no slot maps now (RAM under the ROM of the
+ * legacy area): the destination's slots may map them.
+ */
+int lm_xfer_send_unit(struct lm_xfer *x, u32 index, bool data_crc)
 {
-	return tx_range(x, index, 0, x->layout.slots[index].npages, data_crc);
+	return tx_range(x, index, 0, x->layout.units[index].npages, data_crc);
 }
 
-/* Send the pages of slot @index set in its dirty bitmap, and clear them. */
+/* Send the pages of unit @index set in its dirty bitmap, and clear them. */
 int lm_xfer_send_dirty(struct lm_xfer *x, u32 index, bool data_crc)
 {
 	unsigned long *map = x->dirty_maps[index];
-	unsigned long npages = x->layout.slots[index].npages;
+	unsigned long npages = x->layout.units[index].npages;
 	unsigned long first, end;
 	int ret;
 

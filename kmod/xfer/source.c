@@ -133,8 +133,8 @@ static int source_send_round(struct lm_xfer *x, u32 round, bool whole,
 	x->stats.round = round;
 	spin_unlock(&x->lock);
 
-	for (i = 0; i < x->layout.nr_slots; i++) {
-		ret = whole ? lm_xfer_send_slot(x, i, data_crc) :
+	for (i = 0; i < x->layout.nr_units; i++) {
+		ret = whole ? lm_xfer_send_unit(x, i, data_crc) :
 			      lm_xfer_send_dirty(x, i, data_crc);
 		if (ret)
 			return ret;

@@ -240,9 +240,11 @@ int lm_wire_expect_abort(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 	return ret ?: wire_peer_aborted(x, x->buf, le32_to_cpu(hdr->len));
 }
 
-static u64 wire_features(void)
+/* Keying by backing is a choice of the transfer: offered only when made. */
+static u64 wire_features(const struct lm_xfer *x)
 {
-	return LM_WIRE_F_ZERO_PAGES | LM_WIRE_F_DATA_CRC | LM_WIRE_F_ROUNDS;
+	return LM_WIRE_F_ZERO_PAGES | LM_WIRE_F_DATA_CRC | LM_WIRE_F_ROUNDS |
+	       (x->by_backing ? LM_WIRE_F_BY_BACKING : 0);
 }
 
 static void wire_hello(struct lm_wire_hello *hello, u32 role, u64 features,
@@ -263,7 +265,7 @@ int lm_wire_handshake_source(struct lm_xfer *x)
 	u32 reason;
 	int ret;
 
-	wire_hello(&hello, LM_WIRE_ROLE_SOURCE, wire_features(), 0);
+	wire_hello(&hello, LM_WIRE_ROLE_SOURCE, wire_features(x), 0);
 	ret = lm_wire_send(x, LM_WIRE_HELLO, &hello, sizeof(hello), false);
 	if (ret)
 		return ret;
@@ -281,6 +283,13 @@ int lm_wire_handshake_source(struct lm_xfer *x)
 		lm_xfer_fail(x, -ECONNREFUSED, reason,
 			     "The destination refused the handshake (reason %u)",
 			     reason);
+		return -ECONNREFUSED;
+	}
+	/* A destination that does not know the bit just leaves it out. */
+	if (x->by_backing &&
+	    !(le64_to_cpu(hello.features) & LM_WIRE_F_BY_BACKING)) {
+		lm_xfer_fail(x, -ECONNREFUSED, LM_WIRE_REASON_FEATURES,
+			     "The destination does not key pages by RAM backing");
 		return -ECONNREFUSED;
 	}
 	return 0;
@@ -306,10 +315,21 @@ int lm_wire_handshake_destination(struct lm_xfer *x)
 		reason = LM_WIRE_REASON_ROLE;
 	else if ((features & LM_WIRE_F_REQUIRED) != LM_WIRE_F_REQUIRED)
 		reason = LM_WIRE_REASON_FEATURES;
+	/* The two layouts are of different kinds: nothing would match. */
+	else if (!(features & LM_WIRE_F_BY_BACKING) != !x->by_backing)
+		reason = LM_WIRE_REASON_FEATURES;
 
 	wire_hello(&hello, LM_WIRE_ROLE_DESTINATION,
-		   features & wire_features(), reason);
+		   features & wire_features(x), reason);
 	ret = lm_wire_send(x, LM_WIRE_HELLO, &hello, sizeof(hello), false);
+	if (reason == LM_WIRE_REASON_FEATURES &&
+	    !(features & LM_WIRE_F_BY_BACKING) != !x->by_backing) {
+		lm_xfer_fail(x, -ECONNREFUSED, reason,
+			     x->by_backing ?
+			     "Refused a source that does not key pages by RAM backing" :
+			     "Refused a source that keys pages by RAM backing");
+		return -ECONNREFUSED;
+	}
 	if (reason) {
 		lm_xfer_fail(x, -ECONNREFUSED, reason,
 			     "Refused an incompatible source (reason %u)",

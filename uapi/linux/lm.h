@@ -174,6 +174,7 @@
  *            LM_A_XFER_STATE_FD  (required) NLA_U32, a regular file opened
  *                                for writing: receives the state blob
  *            LM_A_XFER_RECV_METHOD NLA_U32, enum lm_xfer_recv_method
+ *            LM_A_XFER_KEY_BY_BACKING NLA_FLAG, see "Keyed by backing"
  *   Reply:   LM_A_VM_ID, LM_A_XFER_PORT (the bound port).
  *   Accepts one connection; pages land straight in guest memory. After
  *   COMMIT the phase is LM_PHASE_COMMIT: the tool loads the state into the
@@ -200,6 +201,7 @@
  *                                limited: the guest is paused then. The
  *                                downtime estimate uses the bandwidth
  *                                measured, so it honours the limit.
+ *            LM_A_XFER_KEY_BY_BACKING NLA_FLAG, see "Keyed by backing"
  *   Live mode turns dirty tracking on (as TRACK_START; -EBUSY if it
  *   already runs) for the duration of the transfer.
  *   Connects, handshakes and sends CONFIG; a destination that refuses ends
@@ -207,6 +209,22 @@
  *   Then (after the pre-copy rounds in live mode) the phase is
  *   LM_PHASE_WAIT_SWITCHOVER: the tool pauses the VM, saves its state and
  *   sends SWITCHOVER.
+ *
+ * Keyed by backing (LM_A_XFER_KEY_BY_BACKING, on MIGRATE and LISTEN alike)
+ *   Without the flag, guest memory is moved memory slot by memory slot and
+ *   both VMs must have the same slots. With it, memory is moved by RAM
+ *   backing: every shared file mapping of the VMM (MAP_SHARED, e.g. QEMU's
+ *   memory-backend-file or memfd with share=on) that a memory slot of
+ *   either address space maps into is sent whole, each page to the same
+ *   offset of the destination's backing, whatever slots alias it (PAM,
+ *   SMRAM) at the time. Slots in private memory (a VMM's ROM blocks) are
+ *   not moved: the VMM's own state stream must carry them. The two sides
+ *   must have the same number of backings, of the same sizes, in the
+ *   order of the lowest guest physical address mapping each (address
+ *   space 0 first); a difference fails the destination's CONFIG check.
+ *   Both sides must be given the flag, or neither: otherwise the
+ *   handshake fails (LM_WIRE_REASON_FEATURES). LM_A_XFER_TOTAL_PAGES then
+ *   counts the backings' pages.
  *
  * LM_CMD_SWITCHOVER (source)
  *   Request: LM_A_VM_ID, LM_A_XFER_STATE_FD (required): the VM is paused
@@ -345,6 +363,7 @@ enum lm_attr {
 	LM_A_XFER_MAX_DOWNTIME_MS,
 	LM_A_XFER_DIRTY_PAGES,
 	LM_A_XFER_BANDWIDTH,
+	LM_A_XFER_KEY_BY_BACKING,
 	__LM_A_MAX
 };
 #define LM_A_MAX (__LM_A_MAX - 1)

@@ -74,6 +74,15 @@ enum lm_wire_feature {
 	LM_WIRE_F_DATA_CRC	= 1ULL << 1,
 	/* Several rounds: a page may be sent again, the newest copy wins. */
 	LM_WIRE_F_ROUNDS	= 1ULL << 2,
+	/*
+	 * Pages are keyed by their place in the VMM's shared RAM backings,
+	 * not by memory slot: CONFIG lists struct lm_wire_backing entries and
+	 * PAGES name a backing. Both sides must agree on it; a source offers
+	 * it only when asked to, and a destination asked to refuses a source
+	 * that does not offer it (and the other way round) with
+	 * LM_WIRE_REASON_FEATURES.
+	 */
+	LM_WIRE_F_BY_BACKING	= 1ULL << 3,
 };
 
 /* Features every implementation of version 1 must accept. */
@@ -143,17 +152,32 @@ struct lm_wire_slot {
 #define LM_WIRE_SLOT_READONLY	(1U << 0)	/* KVM_MEM_READONLY */
 
 /*
+ * One RAM backing in CONFIG under LM_WIRE_F_BY_BACKING, 32 bytes: a shared
+ * file mapping of the VMM that memory slots map into (several may alias
+ * parts of it), sent whole, including what no slot maps at the time.
+ */
+struct lm_wire_backing {
+	__le64 size;		/*  0: bytes, a multiple of the page size */
+	__le64 reserved[3];	/*  8: 0 */
+};
+
+/*
  * CONFIG, 24 bytes followed by @nr_slots struct lm_wire_slot, sorted by
  * address space then guest physical address. PAGES frames name a slot by
  * its index in this table. The destination answers with an ACK, or with an
  * ABORT naming the first difference it found.
+ *
+ * Under LM_WIRE_F_BY_BACKING, @nr_slots struct lm_wire_backing follow
+ * instead, in the order of the lowest guest physical address (address
+ * space 0 first) that maps each; PAGES frames name a backing by its index
+ * in this table and count pages from the backing's start.
  */
 struct lm_wire_config {
 	__le32 page_size;	/*  0: bytes, a power of two */
 	__le32 nr_vcpus;	/*  4 */
-	__le32 nr_slots;	/*  8: <= LM_WIRE_MAX_SLOTS */
+	__le32 nr_slots;	/*  8: <= LM_WIRE_MAX_SLOTS (slots or backings) */
 	__le32 mode;		/* 12: enum lm_wire_mode */
-	__le64 total_pages;	/* 16: sum of the slots' sizes in pages */
+	__le64 total_pages;	/* 16: sum of the entries' sizes in pages */
 	/* struct lm_wire_slot slots[nr_slots]; at offset 24 */
 };
 
@@ -171,7 +195,7 @@ struct lm_wire_ack {
  * order, page_size bytes each.
  */
 struct lm_wire_pages {
-	__le32 slot;		/*  0: index in CONFIG's slot table */
+	__le32 slot;		/*  0: index in CONFIG's table (slot or backing) */
 	__le32 nr_runs;		/*  4: >= 1 */
 	__le32 nr_pages;	/*  8: sum of the runs' nr_pages, <= 512 */
 	__le32 nr_data;		/* 12: pages followed by data */
@@ -190,7 +214,7 @@ struct lm_wire_pages {
 
 /* A run of consecutive pages of a slot, 16 bytes. */
 struct lm_wire_run {
-	__le64 first;		/*  0: first page, counted from the slot start */
+	__le64 first;		/*  0: first page, from the slot (backing) start */
 	__le32 nr_pages;	/*  8: >= 1 */
 	__le32 flags;		/* 12: LM_WIRE_RUN_* */
 };
@@ -239,7 +263,8 @@ struct lm_wire_commit {
 
 /*
  * ABORT, 72 bytes: either side gives up, then closes the connection.
- * @detail depends on @reason (for LM_WIRE_REASON_SLOT, the slot index);
+ * @detail depends on @reason (for LM_WIRE_REASON_SLOT, the slot index, or
+ * the backing index under LM_WIRE_F_BY_BACKING);
  * @message is a human-readable explanation, NUL padded.
  */
 struct lm_wire_abort {

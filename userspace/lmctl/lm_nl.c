@@ -844,6 +844,16 @@ int lm_nl_listen(struct lm_nl *nl, uint32_t id, const void *addr,
 		 size_t addr_len, uint16_t port, int state_fd,
 		 uint32_t recv_method, uint16_t *bound_port)
 {
+	const struct lm_listen_opts opts = { .recv_method = recv_method };
+
+	return lm_nl_listen_opts(nl, id, addr, addr_len, port, state_fd, &opts,
+				 bound_port);
+}
+
+int lm_nl_listen_opts(struct lm_nl *nl, uint32_t id, const void *addr,
+		      size_t addr_len, uint16_t port, int state_fd,
+		      const struct lm_listen_opts *o, uint16_t *bound_port)
+{
 	struct nl_msg *msg;
 	uint16_t bound = 0;
 	int ret;
@@ -855,8 +865,10 @@ int lm_nl_listen(struct lm_nl *nl, uint32_t id, const void *addr,
 	    nla_put(msg, LM_A_XFER_ADDR, addr_len, addr) ||
 	    nla_put_u16(msg, LM_A_XFER_PORT, port) ||
 	    nla_put_u32(msg, LM_A_XFER_STATE_FD, state_fd) ||
-	    (recv_method &&
-	     nla_put_u32(msg, LM_A_XFER_RECV_METHOD, recv_method))) {
+	    (o->recv_method &&
+	     nla_put_u32(msg, LM_A_XFER_RECV_METHOD, o->recv_method)) ||
+	    (o->key_by_backing &&
+	     nla_put_flag(msg, LM_A_XFER_KEY_BY_BACKING))) {
 		nlmsg_free(msg);
 		return -ENOMEM;
 	}
@@ -887,7 +899,9 @@ int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
 	    (o->max_downtime_ms &&
 	     nla_put_u32(msg, LM_A_XFER_MAX_DOWNTIME_MS, o->max_downtime_ms)) ||
 	    (o->bandwidth &&
-	     nla_put_u64(msg, LM_A_XFER_BANDWIDTH, o->bandwidth))) {
+	     nla_put_u64(msg, LM_A_XFER_BANDWIDTH, o->bandwidth)) ||
+	    (o->key_by_backing &&
+	     nla_put_flag(msg, LM_A_XFER_KEY_BY_BACKING))) {
 		nlmsg_free(msg);
 		return -ENOMEM;
 	}

@@ -182,6 +182,15 @@ struct lm_xfer_status {
 int lm_nl_listen(struct lm_nl *nl, uint32_t id, const void *addr,
 		 size_t addr_len, uint16_t port, int state_fd,
 		 uint32_t recv_method, uint16_t *bound_port);
+/* LISTEN's options; 0 (or false) leaves the kernel's default. */
+struct lm_listen_opts {
+	uint32_t recv_method;		/* enum lm_xfer_recv_method */
+	bool key_by_backing;		/* LM_A_XFER_KEY_BY_BACKING */
+};
+
+int lm_nl_listen_opts(struct lm_nl *nl, uint32_t id, const void *addr,
+		      size_t addr_len, uint16_t port, int state_fd,
+		      const struct lm_listen_opts *opts, uint16_t *bound_port);
 /* MIGRATE's options; 0 (or false) leaves the kernel's default. */
 struct lm_migrate_opts {
 	uint32_t mode;			/* enum lm_wire_mode */
@@ -190,6 +199,7 @@ struct lm_migrate_opts {
 	uint32_t max_rounds;		/* live */
 	uint32_t max_downtime_ms;	/* live */
 	uint64_t bandwidth;		/* live pre-copy, bytes/s; 0: any */
+	bool key_by_backing;		/* LM_A_XFER_KEY_BY_BACKING */
 };
 
 int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,

@@ -315,6 +315,8 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	t_start = xfer_now_ns();
 	opts.mode = mode;
 	opts.send_method = method;
+	/* As receive does for QEMU: its slots differ from the destination's. */
+	opts.key_by_backing = vmm.kind == VMM_QEMU;
 	ret = lm_nl_migrate(nl, id, addr.addr, addr.len, addr.port, &opts);
 	if (ret) {
 		lmctl_fail(ctx, ret, NULL, "migrate vm %u to %s", id, addr.text);

@@ -62,6 +62,7 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 	bool attached = false, checksum = false, leave_paused = false;
 	char sum[sizeof(((struct vmm *)0)->reply)];
 	struct vmm vmm = { .fd = -1 };
+	struct lm_listen_opts lopts = { 0 };
 	struct lm_nl *nl, *ev = NULL;
 	struct lm_xfer_status st;
 	struct xfer_addr addr;
@@ -142,8 +143,14 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 		lmctl_err("cannot create a state file: %s", strerror(errno));
 		goto out;
 	}
-	ret = lm_nl_listen(nl, id, addr.addr, addr.len, addr.port, state_fd,
-			   method, &port);
+	/*
+	 * QEMU's memslots over its RAM differ between a running VM and a
+	 * fresh -incoming one (pc: PAM, SMRAM): move RAM by backing.
+	 */
+	lopts.recv_method = method;
+	lopts.key_by_backing = vmm.kind == VMM_QEMU;
+	ret = lm_nl_listen_opts(nl, id, addr.addr, addr.len, addr.port,
+				state_fd, &lopts, &port);
 	if (ret) {
 		lmctl_fail(ctx, ret, NULL, "listen on %s for vm %u", addr.text,
 			   id);
