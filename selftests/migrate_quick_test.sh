@@ -473,14 +473,20 @@ if [ "$MODE" = live ]; then
 	migrate7 unthrottled
 	plain_rounds=$rounds
 	migrate7 auto-converge --auto-converge
-	if [ "$plain_rounds" = 8 ]; then
+	# What auto-converge promises: a guest whose rounds do not shrink is
+	# throttled, and a throttled guest converges sooner. Whether the rounds
+	# shrink by themselves, in either run, is up to the lab host's
+	# scheduling: those runs are reported, not judged.
+	throttled=$(grep -c "guest throttled to" "$WORK/migrate.err")
+	if [ "$rounds" = 8 ]; then
+		check "auto-converge: a guest that reached --max-rounds was throttled" \
+			[ "$throttled" -gt 0 ]
+	elif [ "$plain_rounds" = 8 ] && [ "$throttled" -gt 0 ]; then
 		ok "unthrottled: it reaches --max-rounds ($plain_rounds rounds)"
-		check "auto-converge: the guest was throttled" \
-			grep -q "guest throttled to" "$WORK/migrate.err"
-		check "auto-converge: it converges in fewer rounds ($rounds, not $plain_rounds)" \
+		check "auto-converge: throttled, it converges in fewer rounds ($rounds, not $plain_rounds)" \
 			increased "$rounds" "$plain_rounds"
 	else
-		skip "auto-converge not compared: the unthrottled guest converged by itself in $plain_rounds rounds"
+		skip "auto-converge not compared: $plain_rounds rounds unthrottled, $rounds with auto-converge, $throttled throttle steps (a guest converged by itself)"
 	fi
 	log "rounds: $plain_rounds unthrottled, $rounds with --auto-converge ($(grep -c 'guest throttled' "$WORK/migrate.err") throttle steps)"
 fi

@@ -162,9 +162,10 @@ dkms_deb_has_source() {
 	for f in Kbuild dkms.conf kmod/main.c kmod/version.h uapi/linux/lm.h; do
 		grep -qx "usr/src/lm-$version/$f" <<< "$c" || { echo "no $f"; return 1; }
 	done
-	dpkg-deb --fsys-tarfile "$dkms_deb" |
-		tar -xOf - "./usr/src/lm-$version/dkms.conf" |
-		grep -qx "PACKAGE_VERSION=\"$version\""
+	# Not "| grep -q": under pipefail, a writer grep stops reading early
+	# dies of SIGPIPE and fails the pipeline though grep found the line.
+	grep -qx "PACKAGE_VERSION=\"$version\"" <<< "$(dpkg-deb --fsys-tarfile "$dkms_deb" |
+		tar -xOf - "./usr/src/lm-$version/dkms.conf")"
 }
 
 dkms_deb_only_source() {
@@ -181,8 +182,8 @@ usr/share/man/man8/lmctl.8.gz" \
 lmctl_deb_shared_libnl() {
 	mkdir -p "$work/lmctl-deb"
 	dpkg-deb -x "$lmctl_deb" "$work/lmctl-deb"
-	readelf -d "$work/lmctl-deb/usr/sbin/lmctl" | grep -q 'NEEDED.*libnl-genl-3' &&
-		dpkg-deb -f "$lmctl_deb" Depends | grep -q 'libnl-genl-3-200'
+	grep -q 'NEEDED.*libnl-genl-3' <<< "$(readelf -d "$work/lmctl-deb/usr/sbin/lmctl")" &&
+		grep -q 'libnl-genl-3-200' <<< "$(dpkg-deb -f "$lmctl_deb" Depends)"
 }
 
 # The module file DKMS installed, compressed or not, if any.
@@ -195,11 +196,11 @@ dkms_ko() {
 }
 
 dkms_added() {
-	dkms status -m lm -v "$version" | grep -q "^lm/$version"
+	grep -q "^lm/$version" <<< "$(dkms status -m lm -v "$version")"
 }
 
 dkms_installed() {
-	dkms status -m lm -v "$version" -k "$KVER" | grep -q ': installed'
+	grep -q ': installed' <<< "$(dkms status -m lm -v "$version" -k "$KVER")"
 }
 
 dkms_ko_is_ours() {
@@ -213,7 +214,7 @@ modprobe_plan() {
 	plan=$(modprobe -S "$KVER" --show-depends lm) || return 1
 	echo "$plan"
 	grep -q '^insmod .*/kvm\.ko' <<< "$plan" &&
-		tail -n 1 <<< "$plan" | grep -q "^insmod /lib/modules/$KVER/updates/dkms/lm\.ko"
+		grep -q "^insmod /lib/modules/$KVER/updates/dkms/lm\.ko" <<< "$(tail -n 1 <<< "$plan")"
 }
 
 lmctl_version() {
@@ -221,8 +222,8 @@ lmctl_version() {
 }
 
 lmctl_help_and_man() {
-	/usr/sbin/lmctl --help | grep -q '^usage: lmctl' &&
-		man -aw lmctl | grep -qx /usr/share/man/man8/lmctl.8.gz
+	grep -q '^usage: lmctl' <<< "$(/usr/sbin/lmctl --help)" &&
+		grep -qx /usr/share/man/man8/lmctl.8.gz <<< "$(man -aw lmctl)"
 }
 
 lmctl_info_unloaded() {
