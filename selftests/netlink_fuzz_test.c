@@ -32,28 +32,13 @@
 #include <linux/genetlink.h>
 
 #include "kselftest_harness.h"
+#include "fuzz_rand.h"
 #include "lm_selftest.h"
 
 #define DEFAULT_SEED	0x6c6d6e6c66757a01ULL
 #define BATCH		64
 #define NR_ERRNOS	12
 
-static uint64_t rnd_state;
-
-/* splitmix64 */
-static uint64_t rnd(void)
-{
-	uint64_t z = (rnd_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint32_t below(uint32_t n)
-{
-	return rnd() % n;
-}
 
 /* A raw generic netlink socket that answers within 3 s or is broken. */
 struct rawnl {

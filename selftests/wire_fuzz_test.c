@@ -43,6 +43,7 @@
 #include <linux/lm_wire.h>
 
 #include "kselftest_harness.h"
+#include "fuzz_rand.h"
 #include "lm_nl.h"
 #include "wire_peer.h"
 
@@ -60,23 +61,6 @@ static const struct slot_def layout[NR_SLOTS] = {
 	{ .gpa = 1 * MiB,	.size = 10 * PAGE },
 };
 
-/* splitmix64: small, and every seed gives a good stream. */
-static uint64_t rnd_state;
-
-static uint64_t rnd(void)
-{
-	uint64_t z = (rnd_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n), n > 0. */
-static uint32_t below(uint32_t n)
-{
-	return rnd() % n;
-}
 
 static void rnd_bytes(void *buf, size_t len)
 {
