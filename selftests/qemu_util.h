@@ -121,9 +121,9 @@ static inline const char *qemu_status(struct qemu *q, char *buf, size_t size)
 	if (qmp(q, "{\"execute\": \"query-status\"}"))
 		return buf;
 	p = strstr(q->reply, "\"status\": \"");
-	if (p && sscanf(p + 11, "%63[a-z-]", buf) != 1)
-		buf[0] = '\0';
-	(void)size;
+	if (p)
+		snprintf(buf, size, "%.*s", (int)strspn(p + 11,
+				"abcdefghijklmnopqrstuvwxyz-"), p + 11);
 	return buf;
 }
 
