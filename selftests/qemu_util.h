@@ -134,6 +134,8 @@ struct qemu_opts {
 	const char *machine;		/* "pc" (default) or "microvm" */
 	const char *netns;		/* run it there (ip netns exec), or NULL */
 	bool incoming;			/* -incoming defer -S: wait for a VM */
+	bool private_ram;		/* share=off: RAM lm cannot move */
+	const char *const *extra;	/* more arguments, NULL-terminated */
 };
 
 /* Connect to QEMU's QMP socket (30 s at most) and enter command mode. */
@@ -191,9 +193,10 @@ static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 	char ram[128], sock[128], serial[128], mem[64], append[96], object[256];
 	char machine[64];
 	volatile struct lm_guest_info *info;
-	const char *argv[40];
+	const char *argv[48];
 	double deadline;
 	int fd, argc = 0;
+	size_t i;
 
 	memset(q, 0, sizeof(*q));
 	q->qmp = -1;
@@ -208,8 +211,8 @@ static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 	snprintf(append, sizeof(append), "rate=%u tsc_khz=%lu", o->rate_mib,
 		 qemu_tsc_khz());
 	snprintf(object, sizeof(object),
-		 "memory-backend-file,id=ram,size=%uM,mem-path=%s,share=on",
-		 o->mem_mib, ram);
+		 "memory-backend-file,id=ram,size=%uM,mem-path=%s,share=%s",
+		 o->mem_mib, ram, o->private_ram ? "off" : "on");
 	snprintf(machine, sizeof(machine), "%s,memory-backend=ram",
 		 o->machine ? o->machine : "pc");
 
@@ -244,6 +247,11 @@ static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 		argv[argc++] = "-incoming";
 		argv[argc++] = "defer";
 		argv[argc++] = "-S";
+	}
+	for (i = 0; o->extra && o->extra[i]; i++) {
+		if (argc == sizeof(argv) / sizeof(argv[0]) - 1)
+			return -1;
+		argv[argc++] = o->extra[i];
 	}
 	argv[argc] = NULL;
 
