@@ -83,6 +83,7 @@ FIXTURE_SETUP(qemu_refusal)
 
 FIXTURE_TEARDOWN(qemu_refusal)
 {
+	unlink(self->err);
 	qemu_stop(&self->q);
 }
 

@@ -136,6 +136,7 @@ struct qemu_opts {
 	bool incoming;			/* -incoming defer -S: wait for a VM */
 	bool private_ram;		/* share=off: RAM lm cannot move */
 	const char *const *extra;	/* more arguments, NULL-terminated */
+	const char *append;		/* more of lm-guest's command line */
 };
 
 /* Connect to QEMU's QMP socket (30 s at most) and enter command mode. */
@@ -190,7 +191,7 @@ static inline const char *qemu_file(struct qemu *q, const char *name,
  */
 static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 {
-	char ram[128], sock[128], serial[128], mem[64], append[96], object[256];
+	char ram[128], sock[128], serial[128], mem[64], append[160], object[256];
 	char machine[64];
 	volatile struct lm_guest_info *info;
 	const char *argv[48];
@@ -208,8 +209,8 @@ static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 	snprintf(sock, sizeof(sock), "unix:%s/qmp.sock,server=on,wait=off", q->dir);
 	snprintf(serial, sizeof(serial), "file:%s/serial", q->dir);
 	snprintf(mem, sizeof(mem), "%uM", o->mem_mib);
-	snprintf(append, sizeof(append), "rate=%u tsc_khz=%lu", o->rate_mib,
-		 qemu_tsc_khz());
+	snprintf(append, sizeof(append), "rate=%u tsc_khz=%lu %s", o->rate_mib,
+		 qemu_tsc_khz(), o->append ? o->append : "");
 	snprintf(object, sizeof(object),
 		 "memory-backend-file,id=ram,size=%uM,mem-path=%s,share=%s",
 		 o->mem_mib, ram, o->private_ram ? "off" : "on");

@@ -134,10 +134,8 @@ add_module() {
 	load_order+=("$(uncompressed "$mod")")
 }
 
-# The L2 Linux guest's network (l2.sh): a tap in a bridge.
-l2_modules=
-[[ -f $build/l2/vmlinux ]] && l2_modules="tun bridge"
-for name in irqbypass kvm kvm-amd veth $l2_modules ${LAB_MODULES:-}; do
+# Guests' networks (netns.sh, l2.sh): taps in bridges.
+for name in irqbypass kvm kvm-amd veth tun bridge ${LAB_MODULES:-}; do
 	mod=$(find_module "$name") || die "module $name not in $moddir/modules.dep"
 	add_module "$mod"
 done
