@@ -139,11 +139,11 @@ struct qemu_opts {
 	const char *append;		/* more of lm-guest's command line */
 };
 
-/* Connect to QEMU's QMP socket (30 s at most) and enter command mode. */
+/* Connect to QEMU's QMP socket (60 s at most: a loaded machine starts QEMU slowly) and enter command mode. */
 static inline int qemu_qmp_connect(struct qemu *q)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	double deadline = qemu_now() + 30;
+	double deadline = qemu_now() + 60;
 	int fd;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/qmp.sock", q->dir);
@@ -283,7 +283,7 @@ static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 	if (o->incoming)
 		return 0;
 	info = (void *)((char *)q->ram + LM_GUEST_INFO_GPA);
-	deadline = qemu_now() + 30;
+	deadline = qemu_now() + 60;
 	while (qemu_now() < deadline) {
 		if (info->magic == LM_GUEST_MAGIC && info->pages_written)
 			return 0;
