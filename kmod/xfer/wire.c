@@ -10,13 +10,13 @@
 
 #include "internal.h"
 
-#include <linux/crc32.h>
+#include <linux/crc32c.h>
 #include <linux/net.h>
 #include <linux/uio.h>
 
 u32 lm_wire_crc(const void *buf, size_t len)
 {
-	return ~__crc32c_le(~0U, buf, len);
+	return ~crc32c(~0U, buf, len);
 }
 
 static int wire_sendmsg(struct lm_xfer *x, struct kvec *vec, size_t nr,
