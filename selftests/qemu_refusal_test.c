@@ -10,6 +10,8 @@
  *  - a second balloon, without an id (QOM's peripheral-anon container);
  *  - guest RAM in a private (share=off) backend, which QEMU's own stream
  *    would carry over lm's pages;
+ *  - KVM's dirty ring instead of its dirty log (refused by lm's MIGRATE
+ *    for a live migration: the pre-copy needs the log);
  *  - with nothing refused, the same command gets past the checks (it then
  *    fails for want of a destination, at the connection), so the test
  *    can tell a refusal from any other failure.
@@ -34,6 +36,7 @@ FIXTURE(qemu_refusal)
 FIXTURE_VARIANT(qemu_refusal)
 {
 	const char *const *extra;
+	const char *accel;
 	bool private_ram;
 	bool receive;			/* refused by receive, not migrate */
 	const char *reason;		/* in lmctl's message; NULL: not refused */
@@ -61,6 +64,10 @@ FIXTURE_VARIANT_ADD(qemu_refusal, private_ram) {
 	.private_ram = true, .receive = true, .reason = "not shared",
 	.status = "inmigrate",
 };
+FIXTURE_VARIANT_ADD(qemu_refusal, dirty_ring) {
+	.accel = "kvm,dirty-ring-size=4096", .reason = "dirty ring",
+	.status = "running",
+};
 FIXTURE_VARIANT_ADD(qemu_refusal, nothing_refused) {
 	.status = "running",
 };
@@ -70,6 +77,7 @@ FIXTURE_SETUP(qemu_refusal)
 	struct qemu_opts o = {
 		.mem_mib = MEM_MIB, .rate_mib = 1,
 		.extra = variant->extra, .private_ram = variant->private_ram,
+		.accel = variant->accel,
 		.incoming = variant->receive,
 	};
 

@@ -137,6 +137,7 @@ struct qemu_opts {
 	bool private_ram;		/* share=off: RAM lm cannot move */
 	const char *const *extra;	/* more arguments, NULL-terminated */
 	const char *append;		/* more of lm-guest's command line */
+	const char *accel;		/* -accel (default "kvm") */
 };
 
 /* Connect to QEMU's QMP socket (60 s at most: a loaded machine starts QEMU slowly) and enter command mode. */
@@ -225,7 +226,7 @@ static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 	}
 	argv[argc++] = QEMU_BIN;
 	argv[argc++] = "-accel";
-	argv[argc++] = "kvm";
+	argv[argc++] = o->accel ? o->accel : "kvm";
 	argv[argc++] = "-machine";
 	argv[argc++] = machine;
 	argv[argc++] = "-m";

@@ -203,7 +203,8 @@
  *                                measured, so it honours the limit.
  *            LM_A_XFER_KEY_BY_BACKING NLA_FLAG, see "Keyed by backing"
  *   Live mode turns dirty tracking on (as TRACK_START; -EBUSY if it
- *   already runs) for the duration of the transfer.
+ *   already runs) for the duration of the transfer; a VM using KVM's
+ *   dirty ring is refused at once with -EOPNOTSUPP (quick mode moves it).
  *   Connects, handshakes and sends CONFIG; a destination that refuses ends
  *   the transfer in LM_PHASE_FAILED with LM_A_XFER_REASON and its message.
  *   Then (after the pre-copy rounds in live mode) the phase is
