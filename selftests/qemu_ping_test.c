@@ -35,8 +35,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "qemu_util.h"
 #include "ping_util.h"
+#include "qemu_util.h"
+#include "sh_util.h"
 
 #define NETNS_SH	"/lib/lab/netns.sh"
 #define MEM_MIB		64
@@ -73,49 +74,6 @@ FIXTURE(qemu_ping)
 	pid_t kthread_pid[16];
 	double kthread_cpu[16];
 };
-
-static int __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int status;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	status = system(cmd);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static pid_t __attribute__((format(printf, 1, 2))) spawn(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	pid_t pid;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	pid = fork();
-	if (!pid) {
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void show(const char *what, const char *path)
-{
-	char line[512];
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		printf("# %s: %s", what, line);
-	fclose(f);
-	fflush(stdout);
-}
 
 FIXTURE_SETUP(qemu_ping)
 {
@@ -274,20 +232,6 @@ static double number_after(const char *path, const char *key)
 			v = atof(p + strlen(key));
 	fclose(f);
 	return v;
-}
-
-static bool file_has(const char *path, const char *text)
-{
-	char line[512];
-	bool found = false;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		found |= !!strstr(line, text);
-	fclose(f);
-	return found;
 }
 
 /* lmctl receive, then lmctl migrate; both exit once the guest resumed. */

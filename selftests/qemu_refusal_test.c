@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "qemu_util.h"
+#include "sh_util.h"
 
 #define MEM_MIB		64
 
@@ -104,21 +105,11 @@ static void run_state(struct qemu *q, char *buf, size_t len)
 	qemu_qmp_disconnect(q);
 }
 
-static bool file_has(const char *path, const char *text)
+/* lmctl's messages, as TAP diagnostics, and whether one says @text. */
+static bool said(const char *path, const char *text)
 {
-	char line[1024];
-	bool found = false;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		printf("# lmctl: %s", line);
-		found |= !!strstr(line, text);
-	}
-	fclose(f);
-	fflush(stdout);
-	return found;
+	show("lmctl", path);
+	return file_has(path, text);
 }
 
 TEST_F_TIMEOUT(qemu_refusal, refused_untouched, 90)
@@ -142,7 +133,7 @@ TEST_F_TIMEOUT(qemu_refusal, refused_untouched, 90)
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_NE(0, WEXITSTATUS(status));
 	/* Without a reason, past every check: it fails at the connection. */
-	EXPECT_TRUE(file_has(self->err, variant->reason ? variant->reason :
+	EXPECT_TRUE(said(self->err, variant->reason ? variant->reason :
 			     "connect"));
 
 	/* Nothing changed: same run state, nothing attached, guest alive. */
