@@ -25,7 +25,8 @@
  *           VMM's, or it has fewer capabilities, and it lacks
  *           CAP_SYS_PTRACE over the VMM), asked again at every command.
  * Once the VMM has exited, the credentials that attached the VM stand in
- * for it. A LIST dump shows only the VMs the caller may act on. VM ids are
+ * for it. When the network namespace a VM belongs to goes away, lm
+ * detaches the VM (after a transfer still running in it has ended). A LIST dump shows only the VMs the caller may act on. VM ids are
  * never reused while the module is loaded: the id of a detached VM gets
  * -ENOENT, even after later attaches.
  *
