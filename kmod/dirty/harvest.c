@@ -166,6 +166,11 @@ int lm_dirty_harvest(struct lm_dirty *d, const char **why)
 	ret = harvest_slots(d, why);
 	if (ret)
 		goto err_lost;
+	if (d->host_writes) {
+		ret = lm_dirty_host_harvest(d, why);
+		if (ret)
+			goto err_lost;
+	}
 	lm_dirty_slots_check(d);
 	count_dirty(d);
 	d->harvest_ns = ktime_get_ns() - start;
