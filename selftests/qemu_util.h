@@ -292,6 +292,25 @@ static inline int qemu_start(struct qemu *q, unsigned int mem_mib,
 	return qemu_start_opts(q, &o);
 }
 
+/*
+ * A second, writable shared mapping of QEMU's RAM file, to write guest
+ * memory from the host as a device would; NULL on error. munmap() it.
+ */
+static inline void *qemu_map_ram_rw(struct qemu *q)
+{
+	char path[128];
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/ram", q->dir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, q->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static inline const volatile struct lm_guest_info *qemu_guest(struct qemu *q)
 {
 	return (void *)((char *)q->ram + LM_GUEST_INFO_GPA);
