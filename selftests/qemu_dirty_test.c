@@ -9,7 +9,9 @@
  * holes. lm-guest (selftests/guest/) sweeps its memory at a known pace.
  *
  * Round after round, the VM is stopped through QMP, lm closes a round, and
- * the test snapshots all of guest memory through QEMU's shared RAM file;
+ * the test snapshots all of guest memory by reading QEMU's shared RAM file
+ * (with read(), so that no mapping but QEMU's has the pages mapped, as in
+ * production, and the harvest times logged mean something);
  * then the VM runs on. Every page whose content changed between two
  * snapshots must be in the round between them: lm may over-report, never
  * miss. A page-count floor makes sure the guest really ran meanwhile.
@@ -125,7 +127,7 @@ static void stopped_round(struct __test_metadata *_metadata,
 			if (gfn < nr_frames)
 				self->dirty[gfn] = 1;
 	lm_track_dirty_free(&d);
-	memcpy(snap, self->q.ram, (size_t)MEM_MIB << 20);
+	ASSERT_EQ(0, qemu_read_ram(&self->q, snap));
 	ASSERT_EQ(0, qmp(&self->q, "{\"execute\": \"cont\"}"));
 }
 

@@ -292,6 +292,28 @@ static inline int qemu_start(struct qemu *q, unsigned int mem_mib,
 	return qemu_start_opts(q, &o);
 }
 
+/* Read all of QEMU's RAM file into @buf, without mapping it; 0 or -1. */
+static inline int qemu_read_ram(struct qemu *q, void *buf)
+{
+	char path[128];
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/ram", q->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (got < q->ram_size) {
+		n = pread(fd, (char *)buf + got, q->ram_size - got, got);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	return got == q->ram_size ? 0 : -1;
+}
+
 /*
  * A second, writable shared mapping of QEMU's RAM file, to write guest
  * memory from the host as a device would; NULL on error. munmap() it.
