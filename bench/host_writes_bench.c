@@ -17,7 +17,8 @@
  *    walk when on, counting), and of it the host walk (LM_A_TRACK_HOST_NS);
  *    "0%" is the final pass of a paused VM with nothing left to send;
  *  - guest: the time the vCPU takes to write its pages after a round, which
- *    grows when the walk made KVM zap its mappings of them.
+ *    grows when the walk made KVM zap its mappings of them: measured with
+ *    fresh random pages, and with a hot set the guest rewrites every round.
  *
  * With tracking on, every page the VMM wrote must be found (and outside
  * KVM's log); off, none is. Usage: host_writes_bench [-r ROUNDS]
@@ -43,7 +44,13 @@
 #define BLOCKS		3
 #define KNOB		"/sys/module/lm/parameters/track_host_writes"
 
-static const double dirty_fractions[] = { 0.0, 0.01, 0.05 };
+/* Fresh random pages every round, or the same hot set rewritten. */
+static const struct config {
+	double fraction;
+	bool hot;
+} configs[] = {
+	{ 0.0, false }, { 0.01, false }, { 0.05, false }, { 0.01, true },
+};
 
 struct bench_vm {
 	struct kvm_vm *vm;
@@ -165,13 +172,15 @@ static void bench_vm_destroy(struct bench_vm *b)
  * @n distinct random pages for the guest, @n more for the VMM. Returns
  * the guest's time to write its pages.
  */
-static uint64_t dirty_pages(struct bench_vm *b, uint64_t n, uint64_t *rng,
-			    uint64_t *gpas, uint8_t *chosen)
+static uint64_t dirty_pages(struct bench_vm *b, uint64_t n, bool hot,
+			    uint64_t *rng, uint64_t *gpas, uint8_t *chosen)
 {
 	uint64_t k = 0, t;
 
 	if (!n)
 		return 0;
+	if (hot && gpas[0] >= b->data_gpa)
+		goto write;
 	memset(chosen, 0, b->data_pages);
 	while (k < 2 * n) {
 		uint64_t i = rng_next(rng) % b->data_pages;
@@ -181,10 +190,12 @@ static uint64_t dirty_pages(struct bench_vm *b, uint64_t n, uint64_t *rng,
 		chosen[i] = 1;
 		gpas[k++] = i;
 	}
-	for (k = n; k < 2 * n; k++)
-		b->data_hva[gpas[k] * PAGE_SIZE + 8] = (uint8_t)*rng | 1;
 	for (k = 0; k < n; k++)
 		gpas[k] = b->data_gpa + gpas[k] * PAGE_SIZE;
+write:
+	rng_next(rng);
+	for (k = n; k < 2 * n; k++)
+		b->data_hva[gpas[k] * PAGE_SIZE + 8] = (uint8_t)*rng | 1;
 	t = now_ns();
 	vcpu_write_pages(b->vcpu, gpas, n, *rng, 0);
 	return now_ns() - t;
@@ -197,8 +208,8 @@ struct result {
 	unsigned int n[2];
 };
 
-static void run_config(struct bench_vm *b, uint64_t n, unsigned int rounds,
-		       uint64_t *rng, uint64_t *gpas, uint8_t *chosen,
+static void run_config(struct bench_vm *b, uint64_t n, bool hot,
+		       unsigned int rounds, uint64_t *rng, uint64_t *gpas, uint8_t *chosen,
 		       struct result *res)
 {
 	struct lm_track_round r;
@@ -216,11 +227,11 @@ static void run_config(struct bench_vm *b, uint64_t n, unsigned int rounds,
 			ret = lm_nl_track_sync(b->nl, b->id, &r);
 			lm_track_round_free(&r);
 			/* One round for the guest to fault back what START zapped. */
-			dirty_pages(b, n, rng, gpas, chosen);
+			dirty_pages(b, n, hot, rng, gpas, chosen);
 			ret = lm_nl_track_sync(b->nl, b->id, &r);
 			lm_track_round_free(&r);
 			for (i = 0; i < rounds; i++) {
-				g = dirty_pages(b, n, rng, gpas, chosen);
+				g = dirty_pages(b, n, hot, rng, gpas, chosen);
 				ret = lm_nl_track_sync(b->nl, b->id, &r);
 				errno = -ret;
 				TEST_ASSERT(!ret, "TRACK_SYNC: %s",
@@ -289,7 +300,8 @@ int main(int argc, char **argv)
 	       rounds, BLOCKS);
 	printf("# dirty: pages the guest wrote in the round, and as many the VMM wrote through its mapping\n");
 	printf("# guest_us: the vCPU writing its pages after a round (KVM faults back what the walk zapped)\n");
-	printf("%-6s %5s %7s %10s %10s %8s %6s %9s %9s %6s\n", "guest", "dirty",
+	printf("# dirty NN%%h: the same hot set rewritten every round (KVM faults back each page the walk zapped)\n");
+	printf("%-6s %6s %7s %10s %10s %8s %6s %9s %9s %6s\n", "guest", "dirty",
 	       "pages", "off_us", "on_us", "host_us", "ratio",
 	       "guest_off", "guest_on", "ratio");
 	for (s = 0; s < nr_sizes; s++) {
@@ -302,20 +314,24 @@ int main(int argc, char **argv)
 		chosen = calloc(b.data_pages, 1);
 		TEST_ASSERT(gpas && chosen, "calloc");
 		rng = seed;
-		for (f = 0; f < sizeof(dirty_fractions) / sizeof(dirty_fractions[0]); f++) {
-			uint64_t n = b.total_pages * dirty_fractions[f];
+		for (f = 0; f < sizeof(configs) / sizeof(configs[0]); f++) {
+			uint64_t n = b.total_pages * configs[f].fraction;
 			uint64_t off, on, host, goff, gon;
 
 			if (2 * n > b.data_pages)
 				n = b.data_pages / 2;
-			run_config(&b, n, rounds, &rng, gpas, chosen, res);
+			/* A new hot set for each configuration. */
+			gpas[0] = 0;
+			run_config(&b, n, configs[f].hot, rounds, &rng, gpas,
+				   chosen, res);
 			off = median(res->harvest_ns[0], res->n[0]);
 			on = median(res->harvest_ns[1], res->n[1]);
 			host = median(res->host_ns, res->n[1]);
 			goff = median(res->guest_ns[0], res->n[0]);
 			gon = median(res->guest_ns[1], res->n[1]);
-			printf("%4" PRIu64 "M %4.0f%% %7" PRIu64 " %10.1f %10.1f %8.1f %6.2f %9.1f %9.1f %6.2f\n",
-			       sizes[s], dirty_fractions[f] * 100, n,
+			printf("%4" PRIu64 "M %4.0f%%%s %7" PRIu64 " %10.1f %10.1f %8.1f %6.2f %9.1f %9.1f %6.2f\n",
+			       sizes[s], configs[f].fraction * 100,
+			       configs[f].hot ? "h" : " ", n,
 			       off / 1000.0, on / 1000.0, host / 1000.0,
 			       off ? (double)on / off : 0, goff / 1000.0,
 			       gon / 1000.0, goff ? (double)gon / goff : 0);

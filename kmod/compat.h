@@ -94,20 +94,6 @@ static inline struct nlattr **lm_genl_dump_attrs(struct netlink_callback *cb)
 #endif
 
 /*
- * The VMM's PTE at @addr, mapped and locked (pte_unmap_unlock() after),
- * or an error if none is present. 6.10 made follow_pte() take the VMA.
- */
-static inline int lm_follow_pte(struct vm_area_struct *vma, unsigned long addr,
-				pte_t **ptep, spinlock_t **ptl)
-{
-#if KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE
-	return follow_pte(vma, addr, ptep, ptl);
-#else
-	return follow_pte(vma->vm_mm, addr, ptep, ptl);
-#endif
-}
-
-/*
  * The page cache entry of @mapping at @index: a locked folio with a
  * reference, a value entry (shmem: swapped out), or NULL. 6.3 replaced
  * FGP_ENTRY by filemap_get_entry().

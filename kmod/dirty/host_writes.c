@@ -24,10 +24,10 @@
  * shared mapping of the page, whatever its PTE: KVM then zaps its own
  * mapping of the page, and the guest faults it back in. The walk calls it
  * only where the VMM's page table alone cannot prove the page clean, that
- * is unless the VMM's PTE is present, write-protected and clean and the
- * page has no other mapping (mapcount 1). A clean, write-protected PTE
- * cannot have been written since it was cleaned: making it writable again
- * takes a write fault, which also makes it dirty.
+ * is unless the VMM's PTE is present, write-protected and clean and no
+ * other mapping can have written the page (skip_clean_ptes()). A clean,
+ * write-protected PTE cannot have been written since it was cleaned:
+ * making it writable again takes a write fault, which also makes it dirty.
  */
 
 #include "compat.h"
@@ -94,31 +94,74 @@ static void mark_hva(struct host_walk *w, unsigned long hva)
 }
 
 /*
+ * The page table of @mm that maps @addr, mapped and locked at @addr's
+ * entry (pte_unmap_unlock() it), or NULL if there is none: nothing mapped
+ * there yet, or a huge mapping (shmem THP), which folio_mkclean() handles.
+ * With mmap_lock held, a page table cannot be freed or collapsed into a
+ * huge page (both take it for writing). follow_pte() would do, but it
+ * must not be called where a huge PMD may be (a VM_BUG_ON in 6.1).
+ */
+static pte_t *lock_pte_table(struct mm_struct *mm, unsigned long addr,
+			     spinlock_t **ptl)
+{
+	pgd_t *pgd;
+	p4d_t *p4d;
+	pud_t *pud;
+	pmd_t *pmd, pmdval;
+
+	mmap_assert_locked(mm);
+	pgd = pgd_offset(mm, addr);
+	if (pgd_none(*pgd) || pgd_bad(*pgd))
+		return NULL;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(*p4d) || p4d_bad(*p4d))
+		return NULL;
+	pud = pud_offset(p4d, addr);
+	if (pud_none(*pud) || pud_leaf(*pud) || pud_bad(*pud))
+		return NULL;
+	pmd = pmd_offset(pud, addr);
+	pmdval = READ_ONCE(*pmd);
+	if (pmd_none(pmdval) || pmd_leaf(pmdval) || pmd_bad(pmdval))
+		return NULL;
+	return pte_offset_map_lock(mm, pmd, addr, ptl);
+}
+
+/*
  * Of the @n pages from @addr on (within one page table), clear in @check
  * those the VMM's PTEs prove clean: present, neither writable nor dirty,
- * and the page mapped nowhere else. Takes the page table lock once.
+ * and no other mapping of the page can have been written. That holds when
+ * the page is mapped nowhere else (mapcount 1), or, without looking at
+ * the page, when the VMM's mapping is the only one of the file that may
+ * ever write (i_mmap_writable counts the shared mappings that may: a
+ * read-only observer does not count). Takes the page table lock once.
  */
 static void skip_clean_ptes(struct vm_area_struct *vma, unsigned long addr,
 			    unsigned int n, unsigned long *check)
 {
+	bool sole_writer = (vma->vm_flags & VM_MAYWRITE) &&
+		atomic_read(&vma->vm_file->f_mapping->i_mmap_writable) == 1;
 	spinlock_t *ptl;
 	pte_t *ptep;
 	unsigned int i;
 
 	bitmap_fill(check, n);
-	if (lm_follow_pte(vma, addr, &ptep, &ptl))
+	ptep = lock_pte_table(vma->vm_mm, addr, &ptl);
+	if (!ptep)
 		return;
 	for (i = 0; i < n; i++) {
 		pte_t pte = ptep_get(ptep + i);
 		struct page *page;
 
-		if (!pte_present(pte) || pte_write(pte) || pte_dirty(pte) ||
-		    !pfn_valid(pte_pfn(pte)))
+		if (!pte_present(pte) || pte_write(pte) || pte_dirty(pte))
 			continue;
-		/* Mapped by this PTE, under its lock: the page cannot go. */
-		page = pfn_to_page(pte_pfn(pte));
-		if (PageCompound(page) || page_mapcount(page) != 1)
-			continue;
+		if (!sole_writer) {
+			if (!pfn_valid(pte_pfn(pte)))
+				continue;
+			/* Mapped by this PTE, under its lock: it cannot go. */
+			page = pfn_to_page(pte_pfn(pte));
+			if (PageCompound(page) || page_mapcount(page) != 1)
+				continue;
+		}
 		__clear_bit(i, check);
 	}
 	pte_unmap_unlock(ptep, ptl);
