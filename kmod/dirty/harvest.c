@@ -7,7 +7,9 @@
  * KVM serves VM ioctls only to its VM's mm. That keeps every detail of a
  * correct harvest inside KVM: flushing the vCPUs' hardware logs (Intel
  * PML), taking the bits and write-protecting their pages under mmu_lock,
- * and flushing the TLBs before the bitmap is handed out.
+ * and flushing the TLBs before the bitmap is handed out. What the host
+ * wrote through its own mappings, which KVM does not log, is added to the
+ * same bitmaps afterwards (host_writes.c).
  */
 
 #include "internal.h"
