@@ -126,7 +126,7 @@ static void *host_writer_main(void *arg)
 	int ns;
 
 	/* lm's transfers are seen in the namespace they run in. */
-	ns = open("/var/run/netns/lmsrc", O_RDONLY | O_CLOEXEC);
+	ns = open("/run/netns/lmsrc", O_RDONLY | O_CLOEXEC);
 	if (ns < 0 || setns(ns, CLONE_NEWNET)) {
 		w->error = "cannot enter netns lmsrc";
 		return NULL;
@@ -177,6 +177,7 @@ FIXTURE(qemu_migrate)
 	struct qemu src, dst;
 	char work[64];
 	struct host_writer writer;
+	bool skipped;		/* by the setup: the test has nothing to do */
 };
 
 FIXTURE_VARIANT(qemu_migrate)
@@ -211,8 +212,11 @@ FIXTURE_SETUP(qemu_migrate)
 
 	self->src.pid = self->dst.pid = -1;
 	self->src.qmp = self->dst.qmp = -1;
-	if (variant->untracked && strcmp(_metadata->name, "exact_and_moved"))
+	if (variant->untracked && strcmp(_metadata->name, "exact_and_moved")) {
+		/* The harness runs the test after a skipped setup: say so. */
+		self->skipped = true;
 		SKIP(return, "the untracked control only checks exactness");
+	}
 	if (!kvm_available() || !qemu_available() || access(NETNS_SH, R_OK))
 		SKIP(return, "needs /dev/kvm, " QEMU_BIN ", " QEMU_GUEST " and " NETNS_SH);
 	strcpy(self->work, "/tmp/qemu_migrate.XXXXXX");
@@ -347,7 +351,9 @@ TEST_F_TIMEOUT(qemu_migrate, exact_and_moved, 240)
 		self->writer.stop = true;
 		pthread_join(self->writer.thread, NULL);
 		munmap(self->writer.ram, self->src.ram_size);
-		EXPECT_EQ(NULL, self->writer.error);
+		EXPECT_EQ(NULL, self->writer.error) {
+			TH_LOG("host writer: %s", self->writer.error);
+		}
 		TH_LOG("the host wrote %llu times into %u pages during the pre-copy, host-write tracking %s",
 		       (unsigned long long)self->writer.writes, HOST_AREA_PAGES,
 		       variant->untracked ? "off" : "on");
@@ -420,6 +426,8 @@ TEST_F_TIMEOUT(qemu_migrate, destination_killed, 240)
 	pid_t recv, mig;
 	int ret;
 
+	if (self->skipped)
+		return;
 	recv = start_receive(self, "");
 	ASSERT_LT(0, recv);
 	qemu_qmp_disconnect(&self->src);
