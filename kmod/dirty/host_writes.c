@@ -27,7 +27,8 @@
  * is unless the VMM's PTE is present, write-protected and clean and no
  * other mapping can have written the page (skip_clean_ptes()). A clean,
  * write-protected PTE cannot have been written since it was cleaned:
- * making it writable again takes a write fault, which also makes it dirty.
+ * making it writable again takes a write fault, which also makes it dirty,
+ * or an mprotect(), which leaves it writable, and so not skipped.
  */
 
 #include "compat.h"
