@@ -239,9 +239,10 @@ static int walk_range(struct host_walk *w, unsigned long start,
 			break;
 		}
 		addr = max(addr, vma->vm_start);
-		next = min(pmd_addr_end(addr, end), vma->vm_end);
+		next = min(end, vma->vm_end);
 		if ((vma->vm_flags & VM_SHARED) && vma->vm_file) {
 			if (shmem_mapping(vma->vm_file->f_mapping)) {
+				next = min(pmd_addr_end(addr, end), next);
 				walk_block(w, vma, addr, next);
 			} else {
 				*why = "Guest memory is a shared mapping of a file that is not shmem (hugetlbfs, a disk file): lm cannot track host writes to it (module parameter track_host_writes)";
