@@ -23,12 +23,14 @@
  * folio_mkclean() costs an rmap walk and fires MMU notifiers on every
  * shared mapping of the page, whatever its PTE: KVM then zaps its own
  * mapping of the page, and the guest faults it back in. The walk calls it
- * only where the VMM's page table alone cannot prove the page clean, that
- * is unless the VMM's PTE is present, write-protected and clean and no
- * other mapping can have written the page (skip_clean_ptes()). A clean,
- * write-protected PTE cannot have been written since it was cleaned:
- * making it writable again takes a write fault, which also makes it dirty,
- * or an mprotect(), which leaves it writable, and so not skipped.
+ * only where the VMM's page table alone proves the page clean: the VMM's
+ * PTE is present and clean, and no other mapping can have written the page
+ * (skip_clean_ptes()). A PTE's dirty bit is set by any write through it
+ * (reclaim relies on that as much as lm does: it is how a written shmem
+ * page is known to need swapping out), and only cleaning clears it, so a
+ * clean PTE has not been written since the last walk, writable or not: a
+ * writable clean PTE is what a read fault, or lm's own read of the page
+ * for sending, maps on shmem, and it is left alone rather than reported.
  */
 
 #include "compat.h"
@@ -129,8 +131,8 @@ static pte_t *lock_pte_table(struct mm_struct *mm, unsigned long addr,
 
 /*
  * Of the @n pages from @addr on (within one page table), clear in @check
- * those the VMM's PTEs prove clean: present, neither writable nor dirty,
- * and no other mapping of the page can have been written. That holds when
+ * those the VMM's PTEs prove clean: present and clean, and no other
+ * mapping of the page can have been written. That holds when
  * the page is mapped nowhere else (mapcount 1), or, without looking at
  * the page, when the VMM's mapping is the only one of the file that may
  * ever write (i_mmap_writable counts the shared mappings that may: a
@@ -153,7 +155,7 @@ static void skip_clean_ptes(struct vm_area_struct *vma, unsigned long addr,
 		pte_t pte = ptep_get(ptep + i);
 		struct page *page;
 
-		if (!pte_present(pte) || pte_write(pte) || pte_dirty(pte))
+		if (!pte_present(pte) || pte_dirty(pte))
 			continue;
 		if (!sole_writer) {
 			if (!pfn_valid(pte_pfn(pte)))
