@@ -144,8 +144,11 @@
  *                                    in this session; if so:
  *            LM_A_TRACK_HOST_DIRTY   NLA_U64, host pages found written
  *                                    through a host mapping (each counted
- *                                    once, whatever slots alias it); they
- *                                    are in LM_A_TRACK_DIRTY and the runs
+ *                                    once, whatever slots alias it; pages
+ *                                    the guest wrote are among them, KVM
+ *                                    faults those in dirty in the VMM's
+ *                                    page table); they are in
+ *                                    LM_A_TRACK_DIRTY and the runs
  *            LM_A_TRACK_HOST_ONLY    NLA_U64, of which KVM's dirty log had
  *                                    none (writes only the host made)
  *            LM_A_TRACK_HOST_NS      NLA_U64, of LM_A_TRACK_HARVEST_NS, the
