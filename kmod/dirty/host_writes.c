@@ -3,7 +3,7 @@
  * Writes to guest memory that KVM's dirty log cannot see: those made
  * through a host mapping of it rather than through the guest's page
  * tables (QEMU's device emulation, vhost kthreads on QEMU's mm, a
- * vhost-user backend, KVM's own copy_to_user() into the VMM's mapping).
+ * vhost-user backend). KVM's own writes mark its log themselves.
  * Documentation/dirty-tracking.rst, "Host writes", says why this way.
  *
  * Guest memory in a shared shmem mapping (memfd, tmpfs, /dev/shm) can be
