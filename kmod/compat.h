@@ -10,6 +10,7 @@
 #include <linux/bvec.h>
 #include <linux/mm.h>
 #include <linux/net.h>
+#include <linux/pagemap.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
 #include <linux/version.h>
@@ -91,5 +92,31 @@ static inline struct nlattr **lm_genl_dump_attrs(struct netlink_callback *cb)
 #ifndef GENL_MCAST_CAP_NET_ADMIN
 #error "lm needs GENL_MCAST_CAP_NET_ADMIN (6.7, or a 6.1 stable release with it)"
 #endif
+
+/*
+ * The page cache entry of @mapping at @index: a locked folio with a
+ * reference, a value entry (shmem: swapped out), or NULL. 6.3 replaced
+ * FGP_ENTRY by filemap_get_entry().
+ */
+static inline struct folio *lm_filemap_lock_entry(struct address_space *mapping,
+						  pgoff_t index)
+{
+#if KERNEL_VERSION(6, 3, 0) <= LINUX_VERSION_CODE
+	struct folio *folio;
+
+	for (;;) {
+		folio = filemap_get_entry(mapping, index);
+		if (!folio || xa_is_value(folio))
+			return folio;
+		folio_lock(folio);
+		if (likely(folio->mapping == mapping))
+			return folio;
+		folio_unlock(folio);
+		folio_put(folio);
+	}
+#else
+	return __filemap_get_folio(mapping, index, FGP_LOCK | FGP_ENTRY, 0);
+#endif
+}
 
 #endif /* _LM_COMPAT_H */

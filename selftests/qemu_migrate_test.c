@@ -19,21 +19,36 @@
  *    source QEMU runs again with its guest writing, and nothing stays
  *    attached;
  *  - a state the destination cannot load (a device only the source has):
- *    the source QEMU runs again, told so by the destination.
+ *    the source QEMU runs again, told so by the destination;
+ *  - pc live, with host writes: while the pre-copy runs, the test writes
+ *    guest memory the guest never touches through its own writable
+ *    mapping of the source's RAM file, as QEMU's device emulation or vhost
+ *    write through QEMU's (the same kernel path, and KVM's dirty log sees
+ *    neither). The destination must still equal the source; and with lm's
+ *    host-write tracking switched off (pc_live_untracked) the same check
+ *    must find exactly those pages differing.
  */
 #include "kselftest_harness.h"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lm_nl.h"
 #include "lmkvm.h"
 #include "qemu_util.h"
 
 #define NETNS_SH	"/lib/lab/netns.sh"
 #define MEM_MIB		128
 #define DST		"10.77.0.2:7000"
+#define KNOB		"/sys/module/lm/parameters/track_host_writes"
+/* Where the host writes: between lm-guest's info page and its sweep. */
+#define HOST_AREA	0x380000U
+#define HOST_AREA_PAGES	64
 
 /* Run a shell command line; its exit status, or -1. */
 static int __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
@@ -87,16 +102,92 @@ static uint64_t pages_written(struct qemu *q)
 	return qemu_guest(q)->pages_written;
 }
 
+/*
+ * Writes guest memory through a writable mapping of the source's RAM file
+ * while lm's transfer of it is in the pre-copy, and stops once it is not:
+ * the source is paused only after that (LM_PHASE_WAIT_SWITCHOVER), as
+ * QEMU stops its devices with the VM.
+ */
+struct host_writer {
+	pthread_t thread;
+	pid_t qemu_pid;
+	unsigned char *ram;
+	volatile bool stop;
+	uint64_t writes;	/* in the pre-copy */
+	const char *error;
+};
+
+static void *host_writer_main(void *arg)
+{
+	struct host_writer *w = arg;
+	struct lm_xfer_status st;
+	struct lm_vm_list list;
+	uint32_t id = 0, gen = 0;
+	struct lm_nl *nl;
+	double deadline = qemu_now() + 120;
+	int ns;
+
+	/* lm's transfers are seen in the namespace they run in. */
+	ns = open("/run/netns/lmsrc", O_RDONLY | O_CLOEXEC);
+	if (ns < 0 || setns(ns, CLONE_NEWNET)) {
+		w->error = "cannot enter netns lmsrc";
+		return NULL;
+	}
+	close(ns);
+	if (lm_nl_open(&nl)) {
+		w->error = "cannot open lm's netlink family";
+		return NULL;
+	}
+	while (!w->stop && qemu_now() < deadline) {
+		if (!id) {
+			if (!lm_nl_list(nl, false, 0, &list))
+				for (size_t i = 0; i < list.nr_vms; i++)
+					if (list.vms[i].pid == (uint32_t)w->qemu_pid)
+						id = list.vms[i].id;
+			lm_vm_list_free(&list);
+		} else if (!lm_nl_xfer_status(nl, id, &st)) {
+			if (st.phase > LM_PHASE_PRECOPY)
+				break;
+			if (st.phase == LM_PHASE_PRECOPY) {
+				unsigned int page = ++gen % HOST_AREA_PAGES;
+				volatile uint32_t *p = (void *)(w->ram + HOST_AREA +
+						(size_t)page * PAGE_SIZE);
+
+				p[gen % 1024] = 0x10570000 | gen;
+				w->writes++;
+			}
+		}
+		usleep(2000);
+	}
+	lm_nl_close(nl);
+	return NULL;
+}
+
+static int set_knob(bool on)
+{
+	FILE *f = fopen(KNOB, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fputs(on ? "Y\n" : "N\n", f) < 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
 FIXTURE(qemu_migrate)
 {
 	struct qemu src, dst;
 	char work[64];
+	struct host_writer writer;
+	bool skipped;		/* by the setup: the test has nothing to do */
 };
 
 FIXTURE_VARIANT(qemu_migrate)
 {
 	const char *mode;
 	const char *machine;
+	bool host_writes;	/* the test writes guest memory in the pre-copy */
+	bool untracked;		/* ... and lm does not track host writes */
 };
 
 FIXTURE_VARIANT_ADD(qemu_migrate, live) {
@@ -106,7 +197,11 @@ FIXTURE_VARIANT_ADD(qemu_migrate, quick) {
 	.mode = "quick", .machine = "microvm"
 };
 FIXTURE_VARIANT_ADD(qemu_migrate, pc_live) {
-	.mode = "live", .machine = "pc"
+	.mode = "live", .machine = "pc", .host_writes = true
+};
+/* The negative control of pc_live's host writes; exact_and_moved only. */
+FIXTURE_VARIANT_ADD(qemu_migrate, pc_live_untracked) {
+	.mode = "live", .machine = "pc", .host_writes = true, .untracked = true
 };
 /* PCIe, SMM with TSEG: other memory slots again; exactness only. */
 FIXTURE_VARIANT_ADD(qemu_migrate, q35_live) {
@@ -123,6 +218,11 @@ FIXTURE_SETUP(qemu_migrate)
 
 	self->src.pid = self->dst.pid = -1;
 	self->src.qmp = self->dst.qmp = -1;
+	if (variant->untracked && strcmp(_metadata->name, "exact_and_moved")) {
+		/* The harness runs the test after a skipped setup: say so. */
+		self->skipped = true;
+		SKIP(return, "the untracked control only checks exactness");
+	}
 	if (!kvm_available() || !qemu_available() || access(NETNS_SH, R_OK))
 		SKIP(return, "needs /dev/kvm, " QEMU_BIN ", " QEMU_GUEST " and " NETNS_SH);
 	strcpy(self->work, "/tmp/qemu_migrate.XXXXXX");
@@ -132,10 +232,14 @@ FIXTURE_SETUP(qemu_migrate)
 		qemu_print_serial(&self->src);
 	}
 	ASSERT_EQ(0, qemu_start_opts(&self->dst, &dst));
+	if (variant->untracked)
+		ASSERT_EQ(0, set_knob(false));
 }
 
 FIXTURE_TEARDOWN(qemu_migrate)
 {
+	if (variant->untracked)
+		set_knob(true);
 	qemu_stop(&self->src);
 	qemu_stop(&self->dst);
 	sh(". " NETNS_SH "; netns_teardown");
@@ -198,17 +302,23 @@ static int wait_receive(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Pages of guest memory that differ between the two QEMUs. */
-static size_t pages_differing(FIXTURE_DATA(qemu_migrate) *self)
+/*
+ * Pages of guest memory that differ between the two QEMUs; *@host counts
+ * those of them in the area the host writer writes.
+ */
+static size_t pages_differing(FIXTURE_DATA(qemu_migrate) *self, size_t *host)
 {
 	const unsigned char *a = self->src.ram, *b = self->dst.ram;
 	size_t n = 0, off;
 
+	*host = 0;
 	for (off = 0; off < self->src.ram_size; off += PAGE_SIZE)
 		if (memcmp(a + off, b + off, PAGE_SIZE)) {
 			if (n < 5)
 				printf("# page at %#zx differs\n", off);
 			n++;
+			*host += off >= HOST_AREA &&
+				 off < HOST_AREA + HOST_AREA_PAGES * PAGE_SIZE;
 		}
 	fflush(stdout);
 	return n;
@@ -217,6 +327,7 @@ static size_t pages_differing(FIXTURE_DATA(qemu_migrate) *self)
 TEST_F_TIMEOUT(qemu_migrate, exact_and_moved, 240)
 {
 	char path[128], status[64];
+	size_t differing, host;
 	uint64_t w0, w1;
 	pid_t recv;
 	int ret;
@@ -224,6 +335,13 @@ TEST_F_TIMEOUT(qemu_migrate, exact_and_moved, 240)
 	recv = start_receive(self, "--paused");
 	ASSERT_LT(0, recv);
 	qemu_qmp_disconnect(&self->src);
+	if (variant->host_writes) {
+		self->writer.qemu_pid = self->src.pid;
+		self->writer.ram = qemu_map_ram_rw(&self->src);
+		ASSERT_NE(NULL, self->writer.ram);
+		ASSERT_EQ(0, pthread_create(&self->writer.thread, NULL,
+					    host_writer_main, &self->writer));
+	}
 	ret = sh("/usr/sbin/ip netns exec lmsrc lmctl migrate --qmp %s/qmp.sock --to " DST
 		 " --mode %s > %s/migrate.out 2> %s/migrate.err",
 		 self->src.dir, variant->mode, self->work, self->work);
@@ -241,12 +359,33 @@ TEST_F_TIMEOUT(qemu_migrate, exact_and_moved, 240)
 	EXPECT_EQ(0, wait_receive(recv));
 	snprintf(path, sizeof(path), "%s/recv.err", self->work);
 	show("receive", path);
+	if (variant->host_writes) {
+		self->writer.stop = true;
+		pthread_join(self->writer.thread, NULL);
+		munmap(self->writer.ram, self->src.ram_size);
+		EXPECT_EQ(NULL, self->writer.error) {
+			TH_LOG("host writer: %s", self->writer.error);
+		}
+		TH_LOG("the host wrote %llu times into %u pages during the pre-copy, host-write tracking %s",
+		       (unsigned long long)self->writer.writes, HOST_AREA_PAGES,
+		       variant->untracked ? "off" : "on");
+		EXPECT_LT(0, self->writer.writes);
+	}
 
 	ASSERT_EQ(0, qemu_qmp_connect(&self->src));
 	ASSERT_EQ(0, qemu_qmp_connect(&self->dst));
 	EXPECT_STREQ("postmigrate", qemu_status(&self->src, status, sizeof(status)));
 	EXPECT_STREQ("paused", qemu_status(&self->dst, status, sizeof(status)));
-	EXPECT_EQ(0, pages_differing(self)) {
+	differing = pages_differing(self, &host);
+	if (variant->untracked) {
+		/* Host writes after the full pass are lost, and only those. */
+		TH_LOG("untracked host writes: %zu pages differ, %zu of them written by the host",
+		       differing, host);
+		EXPECT_LT(0, host);
+		EXPECT_EQ(host, differing);
+		return;
+	}
+	EXPECT_EQ(0, differing) {
 		TH_LOG("the destination's memory differs from the source's at pause");
 	}
 	TH_LOG("%zu pages of guest memory compared, source and destination",
@@ -299,6 +438,8 @@ TEST_F_TIMEOUT(qemu_migrate, destination_killed, 240)
 	pid_t recv, mig;
 	int ret;
 
+	if (self->skipped)
+		return;
 	if (!strcmp(variant->machine, "q35"))
 		SKIP(return, "the same as pc's");
 
@@ -343,6 +484,8 @@ TEST_F_TIMEOUT(qemu_migrate, destination_cannot_load, 240)
 	pid_t recv;
 	int ret;
 
+	if (self->skipped)
+		return;
 	if (strcmp(variant->machine, "pc"))
 		SKIP(return, "hot-plug: pc machine only");
 	ASSERT_EQ(0, qmp(&self->src, "{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"virtio-rng-pci\", \"id\": \"rng0\"}}"));

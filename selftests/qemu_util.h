@@ -302,6 +302,47 @@ static inline int qemu_start(struct qemu *q, unsigned int mem_mib,
 	return qemu_start_opts(q, &o);
 }
 
+/* Read all of QEMU's RAM file into @buf, without mapping it; 0 or -1. */
+static inline int qemu_read_ram(struct qemu *q, void *buf)
+{
+	char path[128];
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/ram", q->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (got < q->ram_size) {
+		n = pread(fd, (char *)buf + got, q->ram_size - got, got);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	return got == q->ram_size ? 0 : -1;
+}
+
+/*
+ * A second, writable shared mapping of QEMU's RAM file, to write guest
+ * memory from the host as a device would; NULL on error. munmap() it.
+ */
+static inline void *qemu_map_ram_rw(struct qemu *q)
+{
+	char path[128];
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/ram", q->dir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, q->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static inline const volatile struct lm_guest_info *qemu_guest(struct qemu *q)
 {
 	return (void *)((char *)q->ram + LM_GUEST_INFO_GPA);

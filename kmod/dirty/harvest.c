@@ -7,7 +7,9 @@
  * KVM serves VM ioctls only to its VM's mm. That keeps every detail of a
  * correct harvest inside KVM: flushing the vCPUs' hardware logs (Intel
  * PML), taking the bits and write-protecting their pages under mmu_lock,
- * and flushing the TLBs before the bitmap is handed out.
+ * and flushing the TLBs before the bitmap is handed out. What the host
+ * wrote through its own mappings, which KVM does not log, is added to the
+ * same bitmaps afterwards (host_writes.c).
  */
 
 #include "internal.h"
@@ -166,6 +168,11 @@ int lm_dirty_harvest(struct lm_dirty *d, const char **why)
 	ret = harvest_slots(d, why);
 	if (ret)
 		goto err_lost;
+	if (d->host_writes) {
+		ret = lm_dirty_host_harvest(d, why);
+		if (ret)
+			goto err_lost;
+	}
 	lm_dirty_slots_check(d);
 	count_dirty(d);
 	d->harvest_ns = ktime_get_ns() - start;

@@ -83,6 +83,15 @@ struct lm_dirty {
 	u64 dirty;
 	u64 harvest_ns;
 	bool manual_protect;
+	/*
+	 * Host writes (host_writes.c) are tracked in this session, and what
+	 * the last round found: pages written through host mappings, of
+	 * which KVM's log had none, and the time the walk took.
+	 */
+	bool host_writes;
+	u64 host_dirty;
+	u64 host_only;
+	u64 host_ns;
 	/* A round failed after taking bits from KVM: report all next time. */
 	bool lost;
 	/* The slots changed: the buffer must be laid out again. */
@@ -104,6 +113,11 @@ bool lm_dirty_slot_whole(const struct lm_dirty *d,
 
 /* harvest.c: jobs run on the worker. */
 int lm_dirty_harvest(struct lm_dirty *d, const char **why);
+
+/* host_writes.c: run on the worker with the VMM's mm in use. */
+bool lm_dirty_host_writes_wanted(void);
+int lm_dirty_host_start(struct lm_dirty *d, const char **why);
+int lm_dirty_host_harvest(struct lm_dirty *d, const char **why);
 
 /* track.c (and the public calls of dirty.h) */
 struct mm_struct *lm_dirty_get_mm(struct lm_dirty *d);

@@ -127,7 +127,15 @@ static int put_round(struct sk_buff *skb, struct lm_vm *vm)
 	    nla_put_u64_64bit(skb, LM_A_TRACK_DIRTY, d->dirty, LM_A_PAD) ||
 	    nla_put_u64_64bit(skb, LM_A_TRACK_HARVEST_NS, d->harvest_ns,
 			      LM_A_PAD) ||
-	    nla_put_u8(skb, LM_A_TRACK_MANUAL_PROTECT, !!d->manual_protect))
+	    nla_put_u8(skb, LM_A_TRACK_MANUAL_PROTECT, !!d->manual_protect) ||
+	    nla_put_u8(skb, LM_A_TRACK_HOST_WRITES, d->host_writes))
+		return -EMSGSIZE;
+	if (d->host_writes &&
+	    (nla_put_u64_64bit(skb, LM_A_TRACK_HOST_DIRTY, d->host_dirty,
+			       LM_A_PAD) ||
+	     nla_put_u64_64bit(skb, LM_A_TRACK_HOST_ONLY, d->host_only,
+			       LM_A_PAD) ||
+	     nla_put_u64_64bit(skb, LM_A_TRACK_HOST_NS, d->host_ns, LM_A_PAD)))
 		return -EMSGSIZE;
 	slots = nla_nest_start(skb, LM_A_TRACK_SLOTS);
 	if (!slots)

@@ -91,9 +91,16 @@ static int start_job(struct lm_dirty *d, const char **why)
 		goto err_restore;
 	}
 	d->stale_layout = false;
+	if (d->host_writes) {
+		ret = lm_dirty_host_start(d, why);
+		if (ret)
+			goto err_unmap;
+	}
 	lm_dirty_put_mm(mm);
 	return 0;
 
+err_unmap:
+	lm_dirty_buf_unmap(&d->buf, true);
 err_restore:
 	lm_dirty_slots_restore(d);
 	lm_dirty_put_mm(mm);
@@ -162,6 +169,7 @@ int lm_dirty_start(struct lm_vm *vm, const char **why)
 	if (!d)
 		return -ENOMEM;
 	d->vm = vm;
+	d->host_writes = lm_dirty_host_writes_wanted();
 	d->worker = kthread_create_worker(0, "lm-dirty/%u", vm->id);
 	if (IS_ERR(d->worker)) {
 		ret = PTR_ERR(d->worker);

@@ -109,12 +109,23 @@
  * Reports may include pages that were not written (a whole slot that
  * changed, see LM_TRACK_SLOT_*), never miss one the guest wrote.
  *
+ * Host writes: pages written through a host mapping of guest memory (the
+ * VMM's device emulation, vhost, another process sharing the memory),
+ * which KVM's dirty log does not see, are reported the same way when the
+ * memory is a shared shmem mapping (memfd, tmpfs, /dev/shm) of the VMM,
+ * unless the module parameter track_host_writes was off when tracking
+ * started (a debugging knob: migration is then inexact for VMMs whose
+ * devices write guest memory). Private memory (anonymous, as lmvm's) is
+ * not covered: only the VMM itself can write it from the host.
+ *
  * LM_CMD_TRACK_START
  *   Request: LM_A_VM_ID (required).
  *   Turns KVM dirty logging on for every memslot of the VM. Fails with
  *   -EBUSY if tracking already runs on the VM, -EOPNOTSUPP if the VMM
  *   enabled KVM's dirty ring (KVM_CAP_DIRTY_LOG_RING), -ESRCH if the VMM
- *   has exited, -ENOENT for an unknown or detached VM.
+ *   has exited, -ENOENT for an unknown or detached VM, -EOPNOTSUPP if
+ *   a slot lies in a shared mapping of a file that is not shmem
+ *   (hugetlbfs, a disk file) while host writes are tracked.
  *
  * LM_CMD_TRACK_SYNC
  *   Request: LM_A_VM_ID (required).
@@ -130,6 +141,19 @@
  *                                    logs and counting, in nanoseconds
  *            LM_A_TRACK_MANUAL_PROTECT NLA_U8, 1 if the VMM had enabled
  *                                    KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2
+ *            LM_A_TRACK_HOST_WRITES  NLA_U8, 1 if host writes are tracked
+ *                                    in this session; if so:
+ *            LM_A_TRACK_HOST_DIRTY   NLA_U64, host pages found written
+ *                                    through a host mapping (each counted
+ *                                    once, whatever slots alias it; pages
+ *                                    the guest wrote are among them, KVM
+ *                                    faults those in dirty in the VMM's
+ *                                    page table); they are in
+ *                                    LM_A_TRACK_DIRTY and the runs
+ *            LM_A_TRACK_HOST_ONLY    NLA_U64, of which KVM's dirty log had
+ *                                    none (writes only the host made)
+ *            LM_A_TRACK_HOST_NS      NLA_U64, of LM_A_TRACK_HARVEST_NS, the
+ *                                    time the host-write walk took
  *            LM_A_TRACK_SLOTS        NLA_NESTED, an array of nests, one per
  *                                    memslot (and per slot deleted in this
  *                                    round), each with LM_TRACK_SLOT_A_*:
@@ -366,6 +390,10 @@ enum lm_attr {
 	LM_A_XFER_DIRTY_PAGES,
 	LM_A_XFER_BANDWIDTH,
 	LM_A_XFER_KEY_BY_BACKING,
+	LM_A_TRACK_HOST_WRITES,
+	LM_A_TRACK_HOST_DIRTY,
+	LM_A_TRACK_HOST_ONLY,
+	LM_A_TRACK_HOST_NS,
 	__LM_A_MAX
 };
 #define LM_A_MAX (__LM_A_MAX - 1)

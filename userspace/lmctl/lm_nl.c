@@ -670,6 +670,14 @@ static int lm_nl_parse_track_round(struct nlmsghdr *nlh, void *arg)
 	round->harvest_ns = nla_get_u64(tb[LM_A_TRACK_HARVEST_NS]);
 	if (tb[LM_A_TRACK_MANUAL_PROTECT])
 		round->manual_protect = nla_get_u8(tb[LM_A_TRACK_MANUAL_PROTECT]);
+	if (tb[LM_A_TRACK_HOST_WRITES])
+		round->host_writes = nla_get_u8(tb[LM_A_TRACK_HOST_WRITES]);
+	if (tb[LM_A_TRACK_HOST_DIRTY])
+		round->host_dirty = nla_get_u64(tb[LM_A_TRACK_HOST_DIRTY]);
+	if (tb[LM_A_TRACK_HOST_ONLY])
+		round->host_only = nla_get_u64(tb[LM_A_TRACK_HOST_ONLY]);
+	if (tb[LM_A_TRACK_HOST_NS])
+		round->host_ns = nla_get_u64(tb[LM_A_TRACK_HOST_NS]);
 	nla_for_each_nested(nest, tb[LM_A_TRACK_SLOTS], rem) {
 		ret = lm_nl_add_track_slot(nest, &round->slots,
 					   &round->nr_slots);

@@ -126,6 +126,10 @@ struct lm_track_round {
 	uint64_t dirty;
 	uint64_t harvest_ns;
 	bool manual_protect;
+	bool host_writes;	/* host-write tracking on; then: */
+	uint64_t host_dirty;	/* pages found written through host mappings */
+	uint64_t host_only;	/* of which KVM's log had none */
+	uint64_t host_ns;	/* time the host-write walk took */
 	size_t nr_slots;
 	struct lm_track_slot *slots;
 };

@@ -40,10 +40,16 @@ static void print_round(const struct lm_track_round *r, bool slots)
 	size_t i;
 
 	printf("vm %" PRIu32 " round %" PRIu64 ": %" PRIu64 " of %" PRIu64
-	       " pages dirty (%.2f%%), harvest %.1f us%s\n",
+	       " pages dirty (%.2f%%), harvest %.1f us%s",
 	       r->vm_id, r->round, r->dirty, r->pages,
 	       percent(r->dirty, r->pages), r->harvest_ns / 1000.0,
 	       r->manual_protect ? ", manual protect" : "");
+	if (r->host_writes)
+		printf(", host writes %" PRIu64 " (%" PRIu64 " not in KVM's log,"
+		       " %.1f us)\n", r->host_dirty, r->host_only,
+		       r->host_ns / 1000.0);
+	else
+		printf(", host writes not tracked\n");
 	if (!slots)
 		return;
 	printf("  %4s %2s %18s %10s %10s  %s\n", "slot", "as", "guest phys",
@@ -80,6 +86,12 @@ static void json_round(struct json *j, const struct lm_track_round *r)
 	jw_u64(j, "dirty", r->dirty);
 	jw_u64(j, "harvest_ns", r->harvest_ns);
 	jw_bool(j, "manual_protect", r->manual_protect);
+	jw_bool(j, "host_writes", r->host_writes);
+	if (r->host_writes) {
+		jw_u64(j, "host_dirty", r->host_dirty);
+		jw_u64(j, "host_only", r->host_only);
+		jw_u64(j, "host_ns", r->host_ns);
+	}
 	jw_array_begin(j, "slots");
 	for (i = 0; i < r->nr_slots; i++)
 		json_slot(j, &r->slots[i]);
