@@ -137,6 +137,7 @@ struct lm_xfer {
 	struct lm_xfer_layout layout;
 	u32 tx_seq;
 	u32 rx_seq;
+	u64 features;		/* LM_WIRE_F_*, as the handshake agreed */
 	bool abort_sent;
 	void *buf;		/* LM_XFER_BUF_SIZE bytes of scratch */
 	struct page **pages;	/* LM_WIRE_MAX_BATCH_PAGES pointers */
@@ -157,7 +158,10 @@ struct lm_xfer {
 
 /* Scratch: a whole STATE chunk with its header fits. */
 #define LM_XFER_BUF_SIZE	(LM_WIRE_MAX_STATE_CHUNK + 64)
-/* How long a peer may stay silent, and lmctl may take for its part. */
+/*
+ * How long lmctl may take for its part (a peer's silence: the module's
+ * peer_timeout parameter, wire.c).
+ */
 #define LM_XFER_TIMEOUT		(60 * HZ)
 #define LM_XFER_CONNECT_TIMEOUT	(10 * HZ)
 
@@ -215,6 +219,9 @@ int lm_wire_recv_payload(struct lm_xfer *x, const struct lm_wire_hdr *hdr,
 			 void *buf, size_t size);
 int lm_wire_expect(struct lm_xfer *x, u16 type, void *buf, size_t size,
 		   size_t *len);
+int lm_wire_salvage_abort(struct lm_xfer *x);
+bool lm_wire_rx_pending(struct lm_xfer *x);
+void lm_wire_set_timeouts(struct lm_xfer *x);
 int lm_wire_handshake_source(struct lm_xfer *x);
 int lm_wire_handshake_destination(struct lm_xfer *x);
 

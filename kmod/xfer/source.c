@@ -19,7 +19,7 @@
 #include <net/sock.h>
 #include <net/tcp.h>
 
-/* Connect with a short timeout, then allow the peer LM_XFER_TIMEOUT. */
+/* Connect with a short timeout, then allow the peer its peer_timeout. */
 static int source_connect(struct lm_xfer *x)
 {
 	struct sock *sk = x->sock->sk;
@@ -34,8 +34,7 @@ static int source_connect(struct lm_xfer *x)
 			     "Cannot connect to the destination");
 		return ret;
 	}
-	WRITE_ONCE(sk->sk_sndtimeo, LM_XFER_TIMEOUT);
-	WRITE_ONCE(sk->sk_rcvtimeo, LM_XFER_TIMEOUT);
+	lm_wire_set_timeouts(x);
 	tcp_sock_set_nodelay(sk);
 	return 0;
 }
@@ -56,7 +55,7 @@ static int source_config(struct lm_xfer *x)
 	if (ret)
 		return ret;
 	if (len != sizeof(ack) || le32_to_cpu(ack.type) != LM_WIRE_CONFIG ||
-	    le32_to_cpu(ack.seq) != seq) {
+	    le32_to_cpu(ack.seq) != seq || ack.reserved) {
 		lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
 			     "The destination acknowledged something else than CONFIG");
 		return -EPROTO;
@@ -269,7 +268,7 @@ static int source_commit(struct lm_xfer *x)
 	if (ret)
 		return ret;
 	if (len != sizeof(ack) || le32_to_cpu(ack.type) != LM_WIRE_COMMIT ||
-	    le32_to_cpu(ack.seq) != seq) {
+	    le32_to_cpu(ack.seq) != seq || ack.reserved) {
 		lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
 			     "The destination acknowledged something else than COMMIT");
 		return -EPROTO;
@@ -342,6 +341,9 @@ int lm_xfer_source_thread(void *data)
 		ret = lm_xfer_tx_init(x);
 	if (!ret)
 		ret = source_run(x);
+	/* A destination that gave up mid-stream may have said why. */
+	if (ret == -EPIPE || ret == -ECONNRESET)
+		ret = lm_wire_salvage_abort(x) ?: ret;
 	if (ret)
 		lm_xfer_finish_error(x, ret);
 	lm_xfer_dirty_stop(x);
