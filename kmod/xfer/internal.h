@@ -147,6 +147,8 @@ struct lm_xfer {
 	/* By backing: one slot's harvest, before it is put in its backing's. */
 	unsigned long *dirty_scratch;
 	bool tracking;		/* we started dirty tracking on the VM */
+	/* Source: the VM paused for us, lm may not be unloaded (source.c). */
+	bool module_held;
 	u32 vcpus_locked;	/* vcpu->mutex held, vCPUs 0 to this - 1 */
 	/* Source: pacing to x->bandwidth, while pacing is true. */
 	bool pacing;

@@ -14,6 +14,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
+#include <linux/module.h>
 #include <linux/net.h>
 #include <linux/sched.h>
 #include <net/sock.h>
@@ -108,6 +109,15 @@ static int source_wait_switchover(struct lm_xfer *x)
 		return -ETIMEDOUT;
 	}
 	x->switchover_ns = ktime_get_ns();
+	/*
+	 * The VM is paused for us until the transfer ends: past COMMIT only
+	 * its outcome tells lmctl whether the VM may run here again, and an
+	 * unloaded lm could not tell it. Unloading is refused until then
+	 * (at most the peer's timeout once it stops answering). Before the
+	 * switchover, unloading cancels, and the VM never stopped running.
+	 */
+	__module_get(THIS_MODULE);
+	x->module_held = true;
 	return 0;
 }
 
@@ -334,6 +344,7 @@ static int source_run(struct lm_xfer *x)
 int lm_xfer_source_thread(void *data)
 {
 	struct lm_xfer *x = data;
+	bool held;
 	int ret;
 
 	ret = lm_xfer_thread_setup(x);
@@ -347,6 +358,13 @@ int lm_xfer_source_thread(void *data)
 	if (ret)
 		lm_xfer_finish_error(x, ret);
 	lm_xfer_dirty_stop(x);
+	held = x->module_held;
 	lm_xfer_thread_cleanup(x);
+	/*
+	 * Only a return is left of our text: whoever unloads lm stops this
+	 * thread first (kthread_stop() on VM teardown) and waits for it.
+	 */
+	if (held)
+		module_put(THIS_MODULE);
 	return ret;
 }

@@ -242,6 +242,8 @@ const char *xfer_wait_why(int err)
 		return "interrupted";
 	if (err == -EPIPE)
 		return "the VMM closed its socket: it exited";
+	if (err == -ENOPKG)
+		return "the lm module was unloaded, which cancelled the transfer";
 	return NULL;
 }
 
@@ -269,6 +271,9 @@ int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
 
 		/* STATUS is the reference; events only wake us early. */
 		ret = lm_nl_xfer_status(nl, id, st);
+		/* Our family gone with the module: say so, not "no such file". */
+		if (ret == -ENOENT && access("/sys/module/lm", F_OK))
+			return -ENOPKG;
 		if (ret)
 			return ret;
 		if (progress)
