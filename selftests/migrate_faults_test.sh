@@ -14,11 +14,19 @@
 #   stall PHASE    the relay stops passing anything on, both connections
 #                  up (a hung peer or middlebox): both sides give up after
 #                  lm's peer_timeout (set to 3 s here, 60 s by default);
+#   cut PHASE      the relay resets both connections (a link down, a
+#                  firewall): both sides fail at once;
 #   corrupt WHAT   one bit of the source's stream flipped with the CRCs
 #                  left alone: the destination finds it (reason crc), the
 #                  source reports the destination's ABORT;
 #   rmmod          lm unloaded in the middle (both hosts are one kernel
-#                  here): lmctl on both sides fails, the source runs again.
+#                  here): before the switchover the transfers are cancelled
+#                  and the source runs on; once the source VM is paused for
+#                  it, unloading is refused until the transfer ends;
+#   kill WHO       lmctl migrate, or the source VMM, SIGKILLed: its
+#                  guardian resumes the source; a source VMM dead after
+#                  the switchover does not take the VM with it, the
+#                  migration completes.
 #
 # make check runs one case of each fault; FAULTS_ALL=1 (make check-full,
 # migrate_faults_full_test.sh) runs every case, in both modes where the
@@ -68,11 +76,12 @@ trap 'exit 1' INT TERM
 ctl() { lmvm --control "$1" --command "$2"; }
 field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
-# The only two places lmctl migrate and lmctl receive are run (options of
-# the connection, such as its security, go here). Not through in_src and
-# in_dst: $! must be lmctl itself (ip execs it).
-lmctl_migrate() { $IP netns exec $SRC_NS lmctl migrate "$@"; }
-lmctl_receive() { $IP netns exec $DST_NS lmctl receive "$@"; }
+# How lmctl migrate and lmctl receive are run, the only place (options of
+# the connection, such as its security, go here). Commands, not shell
+# functions: run in the background, $! must be lmctl itself (ip execs
+# it), for the kill cases.
+LMCTL_MIGRATE="$IP netns exec $SRC_NS lmctl migrate"
+LMCTL_RECEIVE="$IP netns exec $DST_NS lmctl receive"
 
 # start_vmm NAME NS ARGS...: lmvm with control socket $WORK/NAME.sock.
 start_vmm() {
@@ -124,9 +133,11 @@ phase_of() {
 		sed -n 's/.*phase \([a-z-]*\),.*/\1/p'
 }
 
-# fault CASE MODE FAULT ARG: one migration of a 32 MiB guest, every page
-# written, through the relay (FAULT stall or corrupt: its arguments) or
-# with lm unloaded when the source reaches phase ARG (FAULT rmmod). The
+# fault CASE MODE FAULT ARG [PHASE]: one migration of a 32 MiB guest, every
+# page written, through the relay (FAULT stall, cut or corrupt: its
+# arguments), or with lm unloaded (FAULT rmmod), lmctl migrate or the
+# source VMM SIGKILLed (FAULT killmig, killsrc) when the source reaches
+# phase ARG. The
 # expected outcome is checked by the caller from $mig_status, $recv_status,
 # $WORK/migrate.err, $WORK/recv.err and the VMMs srcCASE and dstCASE.
 fault() {
@@ -136,14 +147,18 @@ fault() {
 	start_vmm dst$c $DST_NS --mem 32M --incoming || return 1
 	dst_pid=$vmm_pid
 	rm -f "$WORK/recv.err" "$WORK/relay.err"
-	lmctl_receive --control "$WORK/dst$c.sock" --pid $dst_pid \
+	$LMCTL_RECEIVE --control "$WORK/dst$c.sock" --pid $dst_pid \
 		--listen $DST_ADDR:$PORT > "$WORK/recv.out" 2> "$WORK/recv.err" &
 	recv_pid=$!
 	pids="$pids $recv_pid"
 	wait_err "$WORK/recv.err" listening $recv_pid || return 1
 	to=$DST_ADDR:$PORT
 	relay_pid=
-	if [ "$kind" != rmmod ]; then
+	case $kind in
+	rmmod|kill*) relayed= ;;
+	*) relayed=1 ;;
+	esac
+	if [ -n "$relayed" ]; then
 		$IP netns exec $DST_NS $RELAY $DST_ADDR:$RELAY_PORT \
 			$DST_ADDR:$PORT "$kind" "$arg" 2> "$WORK/relay.err" &
 		relay_pid=$!
@@ -155,12 +170,12 @@ fault() {
 	sleep 1
 	extra=
 	[ "$mode" = live ] && extra="--max-rounds 1"
-	lmctl_migrate --pid $src_pid --control "$WORK/src$c.sock" --to $to \
+	$LMCTL_MIGRATE --pid $src_pid --control "$WORK/src$c.sock" --to $to \
 		--mode $mode $extra > "$WORK/migrate.out" \
 		2> "$WORK/migrate.err" &
 	mig_pid=$!
 	pids="$pids $mig_pid"
-	if [ "$kind" = rmmod ]; then
+	if [ -z "$relayed" ]; then
 		vm=
 		i=0
 		while [ $i -lt 300 ]; do
@@ -171,10 +186,16 @@ fault() {
 			i=$((i + 1))
 			sleep 0.02
 		done
-		log "source in phase $(phase_of "$vm" $SRC_NS): rmmod lm"
-		rmmod_out=$(rmmod lm 2>&1)
-		rmmod_status=$?
-		log "rmmod lm: status $rmmod_status $rmmod_out"
+		log "source in phase $(phase_of "$vm" $SRC_NS): $kind"
+		case $kind in
+		rmmod)
+			rmmod_out=$(rmmod lm 2>&1)
+			rmmod_status=$?
+			log "rmmod lm: status $rmmod_status $rmmod_out"
+			;;
+		killmig) kill -9 $mig_pid ;;
+		killsrc) kill -9 $src_pid ;;
+		esac
 	fi
 	wait_pid $mig_pid 30
 	mig_status=$?
@@ -193,6 +214,12 @@ fault() {
 # memory intact; the destination never ran.
 source_resumed() {
 	c=$1
+	i=0
+	while [ "$(field state "$(ctl "$WORK/src$c.sock" status)")" != running ] &&
+	      [ $i -lt 100 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
 	s1=$(ctl "$WORK/src$c.sock" status)
 	sleep 0.5
 	s2=$(ctl "$WORK/src$c.sock" status)
@@ -237,6 +264,20 @@ stall() {
 		[ $mig_status -eq 1 ]
 	check "$1: the source says the peer stopped answering, in $4" \
 		grep -q "in phase $4: The peer stopped answering (timeout)" \
+		"$WORK/migrate.err"
+	check "$1: lmctl receive fails too ($recv_status)" [ $recv_status -eq 1 ]
+	source_resumed "$1"
+	finish "$1"
+}
+
+# cut CASE MODE TYPE PHASE: the connection reset at the first frame of
+# TYPE, before the commit point: both fail, the source runs again.
+cut() {
+	fault "$1" "$2" cut "$3" || { not_ok "$1: setup"; return; }
+	check "$1: cut in $4 ($2): lmctl migrate fails ($mig_status)" \
+		[ $mig_status -eq 1 ]
+	check "$1: the source says the connection was lost, in $4" \
+		grep -q "in phase $4: The connection to the peer was lost (connection)" \
 		"$WORK/migrate.err"
 	check "$1: lmctl receive fails too ($recv_status)" [ $recv_status -eq 1 ]
 	source_resumed "$1"
@@ -296,6 +337,18 @@ unload_refused() {
 	insmod "$LM_KO" && echo $TIMEOUT > $PARAM
 }
 
+# kill_migrate CASE MODE PHASE: lmctl migrate SIGKILLed in PHASE, before
+# the commit point: lm cancels (its netlink socket closed), the guardian
+# resumes the source, both sides fail.
+kill_migrate() {
+	fault "$1" "$2" killmig "$3" || { not_ok "$1: setup"; return; }
+	check "$1: lmctl migrate killed in $3 ($2) ($mig_status)" \
+		[ $mig_status -eq 137 ]
+	check "$1: lmctl receive fails ($recv_status)" [ $recv_status -eq 1 ]
+	source_resumed "$1"
+	finish "$1"
+}
+
 stall a quick PAGES stop-and-copy
 corrupt b live data stop-and-copy
 unload c live pre-copy
@@ -306,6 +359,37 @@ if [ -n "${FAULTS_ALL:-}" ]; then
 	corrupt g live desc pre-copy
 	corrupt h quick state commit
 	unload_refused i quick stop-and-copy
+	stall k quick HELLO handshake
+	cut l live PAGES pre-copy
+	cut m quick PAGES stop-and-copy
+	cut t quick HELLO handshake
+	cut u live CONFIG config
+	kill_migrate p live pre-copy
+	kill_migrate q quick stop-and-copy
+
+	# The source VMM killed in the pre-copy: the VM is gone with it; the
+	# transfer is cancelled and nothing is left behind.
+	fault r live killsrc pre-copy || not_ok "r: setup"
+	check "r: source VMM killed in pre-copy: lmctl migrate fails ($mig_status)" \
+		[ $mig_status -eq 1 ]
+	check "r: and says the VMM exited" grep -q "VMM closed its socket" \
+		"$WORK/migrate.err"
+	check "r: lmctl receive fails ($recv_status)" [ $recv_status -eq 1 ]
+	check "r: the destination never ran" \
+		[ "$(field state "$(ctl "$WORK/dstr.sock" status)")" != running ]
+	finish r
+
+	# Killed in the stop-and-copy: lm holds its memory and has its
+	# state, the migration completes and the VM lives on there.
+	fault s quick killsrc stop-and-copy || not_ok "s: setup"
+	check "s: source VMM killed in stop-and-copy: the migration completes ($mig_status, $recv_status)" \
+		[ $mig_status -eq 0 -a $recv_status -eq 0 ]
+	check "s: the destination runs the VM" \
+		[ "$(field state "$(ctl "$WORK/dsts.sock" status)")" = running ]
+	verify=$(ctl "$WORK/dsts.sock" verify)
+	check "s: every page stamp verifies at the destination ($verify)" \
+		[ "${verify%% *}" = ok ]
+	finish s
 
 	# Past the commit point: COMMIT held by the relay. The destination
 	# never gets it and gives up; the source cannot know that, keeps the
@@ -322,6 +406,18 @@ if [ -n "${FAULTS_ALL:-}" ]; then
 	check "j: the destination never ran" \
 		[ "$(field state "$(ctl "$WORK/dstj.sock" status)")" != running ]
 	finish j
+
+	# The connection reset once COMMIT is sent (the relay took it): the
+	# same uncertainty, found at once.
+	fault o live cut COMMIT || not_ok "o: setup"
+	check "o: cut at COMMIT: lmctl migrate exits 3 ($mig_status)" \
+		[ $mig_status -eq 3 ]
+	check "o: the source stays paused" \
+		[ "$(field state "$(ctl "$WORK/srco.sock" status)")" = paused ]
+	check "o: lmctl receive fails ($recv_status)" [ $recv_status -eq 1 ]
+	check "o: the destination never ran" \
+		[ "$(field state "$(ctl "$WORK/dsto.sock" status)")" != running ]
+	finish o
 fi
 
 echo "1..$n"

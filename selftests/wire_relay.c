@@ -5,7 +5,8 @@
  * It understands just enough of the wire protocol (uapi/linux/lm_wire.h)
  * to find a frame in the source's stream:
  *
- *   wire_relay LISTEN_IP:PORT TARGET_IP:PORT [stall TYPE | corrupt WHAT]
+ *   wire_relay LISTEN_IP:PORT TARGET_IP:PORT [stall TYPE | cut TYPE |
+ *                                             corrupt WHAT]
  *
  *   stall TYPE     forward everything up to the first frame of TYPE (HELLO,
  *                  CONFIG, PAGES, ROUND_END, STATE, COMMIT) from the source,
@@ -13,6 +14,9 @@
  *                  both connections stay up, their windows fill. A peer
  *                  that stopped answering, as a dead host behind a live
  *                  link or a hung middlebox looks.
+ *   cut TYPE       the same, but at that frame (not passed on) reset both
+ *                  connections, as a link that goes down or a firewall
+ *                  that drops the connection does.
  *   corrupt WHAT   flip one bit of the source's stream, CRCs left as they
  *                  were: "data", the last byte of the page data of the first
  *                  PAGES frame with DATA_CRC and data (the guest paused);
@@ -116,27 +120,33 @@ static bool pass(int from, int to)
 int main(int argc, char **argv)
 {
 	struct sockaddr_in lsin, tsin;
-	int lfd, src, dst, stall = 0, one = 1;
+	int lfd, src, dst, stall = 0, cut = 0, one = 1;
 	const char *corrupt = NULL;
 	bool done_fault = false;
 	uint8_t *frame;
 	unsigned int nr = 0;
 
 	if (argc != 3 && argc != 5) {
-		fprintf(stderr, "usage: %s LISTEN_IP:PORT TARGET_IP:PORT [stall TYPE | corrupt data|desc|state]\n",
+		fprintf(stderr, "usage: %s LISTEN_IP:PORT TARGET_IP:PORT [stall TYPE | cut TYPE | corrupt data|desc|state]\n",
 			argv[0]);
 		return 2;
 	}
 	parse_addr(argv[1], &lsin);
 	parse_addr(argv[2], &tsin);
-	if (argc == 5 && !strcmp(argv[3], "stall")) {
-		for (stall = LM_WIRE_HELLO; stall <= LM_WIRE_ABORT; stall++)
-			if (!strcmp(argv[4], types[stall]))
+	if (argc == 5 && (!strcmp(argv[3], "stall") || !strcmp(argv[3], "cut"))) {
+		int t;
+
+		for (t = LM_WIRE_HELLO; t <= LM_WIRE_ABORT; t++)
+			if (!strcmp(argv[4], types[t]))
 				break;
-		if (stall > LM_WIRE_ABORT) {
+		if (t > LM_WIRE_ABORT) {
 			fprintf(stderr, "relay: unknown frame type %s\n", argv[4]);
 			return 2;
 		}
+		if (argv[3][0] == 's')
+			stall = t;
+		else
+			cut = t;
 	} else if (argc == 5 && !strcmp(argv[3], "corrupt") &&
 		   (!strcmp(argv[4], "data") || !strcmp(argv[4], "desc") ||
 		    !strcmp(argv[4], "state"))) {
@@ -202,6 +212,18 @@ int main(int argc, char **argv)
 			/* Hold both connections, read nothing, until killed. */
 			for (;;)
 				pause();
+		}
+		if (cut && type == cut) {
+			struct linger rst = { .l_onoff = 1, .l_linger = 0 };
+
+			fprintf(stderr, "relay: cut at %s, frame %u of the source\n",
+				types[type], nr - 1);
+			setsockopt(src, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+			setsockopt(dst, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+			close(src);
+			close(dst);
+			free(frame);
+			return 0;
 		}
 		if (corrupt && !done_fault) {
 			const struct lm_wire_pages *p = (const void *)payload;

@@ -365,6 +365,13 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		goto out_cancel;
 	}
 	switched = true;
+	/*
+	 * From here lm has the state and holds the guest's memory: a VMM
+	 * that dies now does not take the VM with it, the transfer goes on
+	 * and the destination runs it. Its death is no longer a reason to
+	 * cancel.
+	 */
+	ctx->vmm_fd = -1;
 	ret = xfer_wait(ctx, ev, id, 0, -1, progress, &st);
 	if (ret) {
 		lmctl_fail(ctx, ret, xfer_wait_why(ret),

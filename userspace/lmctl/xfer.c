@@ -256,6 +256,20 @@ static bool vmm_gone(int fd)
 	       (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+/* Is lm gone, or on its way out (its family is unregistered first)? */
+static bool lm_unloading(void)
+{
+	char state[16] = "";
+	FILE *f = fopen("/sys/module/lm/initstate", "r");
+
+	if (!f)
+		return true;
+	if (!fgets(state, sizeof(state), f))
+		state[0] = '\0';
+	fclose(f);
+	return !strncmp(state, "going", 5);
+}
+
 int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
 	      uint32_t mask, int timeout_ms, bool progress,
 	      struct lm_xfer_status *st)
@@ -272,7 +286,7 @@ int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
 		/* STATUS is the reference; events only wake us early. */
 		ret = lm_nl_xfer_status(nl, id, st);
 		/* Our family gone with the module: say so, not "no such file". */
-		if (ret == -ENOENT && access("/sys/module/lm", F_OK))
+		if (ret == -ENOENT && lm_unloading())
 			return -ENOPKG;
 		if (ret)
 			return ret;
