@@ -22,6 +22,11 @@
  * (default 3000), whichever comes first. Session n draws from a PRNG
  * seeded by WIRE_FUZZ_SEED (printed) and n, so WIRE_FUZZ_SEED=s
  * WIRE_FUZZ_FIRST=n WIRE_FUZZ_SESSIONS=1 replays exactly one session.
+ *
+ * Then, not at random: fuzz.rules breaks one rule of protocol.rst per
+ * session and checks the exact reason, message and answer each must get;
+ * fuzz.hostile_destination plays a destination that breaks the rules of
+ * HELLO and ACK against an lm source.
  */
 #include <endian.h>
 #include <errno.h>
@@ -60,7 +65,6 @@ static const struct slot_def layout[NR_SLOTS] = {
 	{ .gpa = 0,		.size = 6 * PAGE },
 	{ .gpa = 1 * MiB,	.size = 10 * PAGE },
 };
-
 
 static void rnd_bytes(void *buf, size_t len)
 {
@@ -1135,8 +1139,16 @@ static struct lm_wire_slot *slot_entry(struct session *s, unsigned int i)
 				       sizeof(struct lm_wire_config)) + i;
 }
 
-static void r_hello_reserved(struct session *s) { put64(&s->f[0], 24, 1); }
-static void r_hello_reason(struct session *s) { put32(&s->f[0], 20, 3); }
+static void r_hello_reserved(struct session *s)
+{
+	put64(&s->f[0], 24, 1);
+}
+
+static void r_hello_reason(struct session *s)
+{
+	put32(&s->f[0], 20, 3);
+}
+
 /* KVM's KVM_MEM_READONLY is bit 1: not the protocol's read-only bit. */
 static void r_slot_kvm_flag(struct session *s)
 {
@@ -1148,7 +1160,11 @@ static void r_slot_reserved(struct session *s)
 	slot_entry(s, 1)->reserved = htole64(1);
 }
 
-static void r_no_vcpus(struct session *s) { put32(&s->f[1], 4, 0); }
+static void r_no_vcpus(struct session *s)
+{
+	put32(&s->f[1], 4, 0);
+}
+
 static void r_no_slots(struct session *s)
 {
 	put32(&s->f[1], 8, 0);
@@ -1265,10 +1281,25 @@ static void r_state_too_big(struct session *s)
 			put64(&s->f[i], 0, LM_WIRE_MAX_STATE + 1ULL);
 }
 
-static void r_commit_rounds(struct session *s) { put32(&s->f[s->nr - 1], 16, 2); }
-static void r_commit_rounds0(struct session *s) { put32(&s->f[s->nr - 1], 16, 0); }
-static void r_commit_reserved(struct session *s) { put32(&s->f[s->nr - 1], 20, 1); }
-static void r_commit_reserved2(struct session *s) { put64(&s->f[s->nr - 1], 24, 1ULL << 63); }
+static void r_commit_rounds(struct session *s)
+{
+	put32(&s->f[s->nr - 1], 16, 2);
+}
+
+static void r_commit_rounds0(struct session *s)
+{
+	put32(&s->f[s->nr - 1], 16, 0);
+}
+
+static void r_commit_reserved(struct session *s)
+{
+	put32(&s->f[s->nr - 1], 20, 1);
+}
+
+static void r_commit_reserved2(struct session *s)
+{
+	put64(&s->f[s->nr - 1], 24, 1ULL << 63);
+}
 
 static void r_commit_twice(struct session *s)
 {
@@ -1287,60 +1318,76 @@ static void r_abort_unknown(struct session *s)
 }
 
 static const struct rule rules[] = {
-	{ .name = "hello_reserved", .apply = r_hello_reserved, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "reason or reserved", .early = true, .refused = true },
-	{ .name = "hello_reason", .apply = r_hello_reason, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "reason or reserved", .early = true, .refused = true },
-	{ .name = "slot_kvm_readonly_bit", .apply = r_slot_kvm_flag, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "entry 0: reserved bits", .early = true },
-	{ .name = "slot_reserved", .apply = r_slot_reserved, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "entry 1: reserved bits", .early = true },
-	{ .name = "config_no_vcpus", .apply = r_no_vcpus, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "without vCPUs", .early = true },
-	{ .name = "config_no_slots", .apply = r_no_slots, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "Malformed CONFIG", .early = true },
-	{ .name = "config_unsorted", .apply = r_unsorted, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "out of order", .early = true },
-	{ .name = "config_empty_slot", .apply = r_empty_slot, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "entry 1: size 0", .early = true },
-	{ .name = "config_unaligned", .apply = r_unaligned, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "entry 1: size", .early = true },
-	{ .name = "config_total_pages", .apply = r_total_pages, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "total_pages", .early = true },
+	{ .name = "hello_reserved", .apply = r_hello_reserved,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "reason or reserved",
+	  .early = true, .refused = true },
+	{ .name = "hello_reason", .apply = r_hello_reason,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "reason or reserved",
+	  .early = true, .refused = true },
+	{ .name = "slot_kvm_readonly_bit", .apply = r_slot_kvm_flag,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "entry 0: reserved bits",
+	  .early = true },
+	{ .name = "slot_reserved", .apply = r_slot_reserved,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "entry 1: reserved bits",
+	  .early = true },
+	{ .name = "config_no_vcpus", .apply = r_no_vcpus,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "without vCPUs",
+	  .early = true },
+	{ .name = "config_no_slots", .apply = r_no_slots,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "Malformed CONFIG",
+	  .early = true },
+	{ .name = "config_unsorted", .apply = r_unsorted,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "out of order",
+	  .early = true },
+	{ .name = "config_empty_slot", .apply = r_empty_slot,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "entry 1: size 0",
+	  .early = true },
+	{ .name = "config_unaligned", .apply = r_unaligned,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "entry 1: size",
+	  .early = true },
+	{ .name = "config_total_pages", .apply = r_total_pages,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "total_pages",
+	  .early = true },
 	{ .name = "config_live_without_rounds", .apply = r_live_no_rounds,
-	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "without ROUNDS", .early = true },
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "without ROUNDS",
+	  .early = true },
 	{ .name = "pages_data_crc_without_flag", .apply = r_data_crc_no_flag,
-	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "data_crc set", .early = true },
-	{ .name = "pages_runs_unordered", .apply = r_runs_unordered, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "out of order", .early = true },
-	{ .name = "pages_runs_overlap", .apply = r_runs_overlap, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "out of order", .early = true },
-	{ .name = "pages_page_twice_quick", .apply = r_page_twice, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "sent twice" },
-	{ .name = "round_end_round_1_quick", .apply = r_round_number, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "round 1, not 0" },
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "data_crc set",
+	  .early = true },
+	{ .name = "pages_runs_unordered", .apply = r_runs_unordered,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "out of order",
+	  .early = true },
+	{ .name = "pages_runs_overlap", .apply = r_runs_overlap,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "out of order",
+	  .early = true },
+	{ .name = "pages_page_twice_quick", .apply = r_page_twice,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "sent twice" },
+	{ .name = "round_end_round_1_quick", .apply = r_round_number,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "round 1, not 0" },
 	{ .name = "round_end_not_final_quick", .apply = r_round_not_final,
 	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "not FINAL" },
-	{ .name = "round_end_unknown_flag", .apply = r_round_flags, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "ROUND_END flags" },
-	{ .name = "round_end_pages", .apply = r_round_pages, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "pages, not" },
-	{ .name = "round_end_zero_pages", .apply = r_round_zero, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "pages, not" },
-	{ .name = "state_over_limit", .apply = r_state_too_big, .reason = LM_WIRE_REASON_STATE,
-	  .text = "at most" },
-	{ .name = "commit_rounds_2", .apply = r_commit_rounds, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "COMMIT of 2 rounds" },
-	{ .name = "commit_rounds_0", .apply = r_commit_rounds0, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "COMMIT of 0 rounds" },
-	{ .name = "commit_reserved", .apply = r_commit_reserved, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "COMMIT reserved" },
-	{ .name = "commit_reserved2", .apply = r_commit_reserved2, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "COMMIT reserved" },
-	{ .name = "commit_twice", .apply = r_commit_twice, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "after COMMIT", .split = 2 },
-	{ .name = "abort_unknown_reason", .apply = r_abort_unknown, .reason = LM_WIRE_REASON_PROTOCOL,
-	  .text = "unknown reason 99", .early = true, .no_abort = true },
+	{ .name = "round_end_unknown_flag", .apply = r_round_flags,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "ROUND_END flags" },
+	{ .name = "round_end_pages", .apply = r_round_pages,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "pages, not" },
+	{ .name = "round_end_zero_pages", .apply = r_round_zero,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "pages, not" },
+	{ .name = "state_over_limit", .apply = r_state_too_big,
+	  .reason = LM_WIRE_REASON_STATE, .text = "at most" },
+	{ .name = "commit_rounds_2", .apply = r_commit_rounds,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "COMMIT of 2 rounds" },
+	{ .name = "commit_rounds_0", .apply = r_commit_rounds0,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "COMMIT of 0 rounds" },
+	{ .name = "commit_reserved", .apply = r_commit_reserved,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "COMMIT reserved" },
+	{ .name = "commit_reserved2", .apply = r_commit_reserved2,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "COMMIT reserved" },
+	{ .name = "commit_twice", .apply = r_commit_twice,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "after COMMIT",
+	  .split = 2 },
+	{ .name = "abort_unknown_reason", .apply = r_abort_unknown,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "unknown reason 99",
+	  .early = true, .no_abort = true },
 };
 
 /* Whether all @len bytes at @p are @c. */
