@@ -11,6 +11,8 @@
 # past the commit point, the source stays paused and lmctl migrate says so
 # with status 3.
 #
+#   blackhole      the source's SYNs dropped (a host down): it gives up
+#                  after lm's 10 s connect limit;
 #   stall PHASE    the relay stops passing anything on, both connections
 #                  up (a hung peer or middlebox): both sides give up after
 #                  lm's peer_timeout (set to 3 s here, 60 s by default);
@@ -160,7 +162,7 @@ fault() {
 	esac
 	if [ -n "$relayed" ]; then
 		$IP netns exec $DST_NS $RELAY $DST_ADDR:$RELAY_PORT \
-			$DST_ADDR:$PORT "$kind" "$arg" 2> "$WORK/relay.err" &
+			$DST_ADDR:$PORT $kind $arg 2> "$WORK/relay.err" &
 		relay_pid=$!
 		pids="$pids $relay_pid"
 		wait_err "$WORK/relay.err" listening $relay_pid || return 1
@@ -199,6 +201,8 @@ fault() {
 	fi
 	wait_pid $mig_pid 30
 	mig_status=$?
+	# Nothing ever reached the destination: it still listens.
+	[ "$kind" = blackhole ] && kill $recv_pid 2>/dev/null
 	wait_pid $recv_pid 15
 	recv_status=$?
 	[ -n "$relay_pid" ] && kill -9 $relay_pid 2>/dev/null
@@ -364,6 +368,15 @@ if [ -n "${FAULTS_ALL:-}" ]; then
 	cut m quick PAGES stop-and-copy
 	cut t quick HELLO handshake
 	cut u live CONFIG config
+	# The destination host down: SYNs unanswered.
+	fault v quick blackhole || not_ok "v: setup"
+	check "v: SYNs dropped: lmctl migrate fails ($mig_status)" \
+		[ $mig_status -eq 1 ]
+	check "v: and says no answer came, the VM never paused" \
+		grep -q "in phase connecting: No answer from the destination within 10 s.*the VM was not paused" \
+		"$WORK/migrate.err"
+	source_resumed v
+	finish v
 	kill_migrate p live pre-copy
 	kill_migrate q quick stop-and-copy
 

@@ -6,7 +6,7 @@
  * to find a frame in the source's stream:
  *
  *   wire_relay LISTEN_IP:PORT TARGET_IP:PORT [stall TYPE | cut TYPE |
- *                                             corrupt WHAT]
+ *                                             corrupt WHAT | blackhole]
  *
  *   stall TYPE     forward everything up to the first frame of TYPE (HELLO,
  *                  CONFIG, PAGES, ROUND_END, STATE, COMMIT) from the source,
@@ -17,6 +17,9 @@
  *   cut TYPE       the same, but at that frame (not passed on) reset both
  *                  connections, as a link that goes down or a firewall
  *                  that drops the connection does.
+ *   blackhole      accept nothing: the listening socket's queue is kept
+ *                  full, so that the source's SYNs are dropped unanswered
+ *                  (a host that is down, a firewall that drops).
  *   corrupt WHAT   flip one bit of the source's stream, CRCs left as they
  *                  were: "data", the last byte of the page data of the first
  *                  PAGES frame with DATA_CRC and data (the guest paused);
@@ -126,8 +129,27 @@ int main(int argc, char **argv)
 	uint8_t *frame;
 	unsigned int nr = 0;
 
+	if (argc == 4 && !strcmp(argv[3], "blackhole")) {
+		struct sockaddr_in sin;
+		int fill;
+
+		parse_addr(argv[1], &sin);
+		alarm(LIMIT_S);
+		lfd = socket(AF_INET, SOCK_STREAM, 0);
+		fill = socket(AF_INET, SOCK_STREAM, 0);
+		/* A backlog of 0 holds one connection: ours, never accepted. */
+		if (lfd < 0 || fill < 0 ||
+		    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) ||
+		    listen(lfd, 0) ||
+		    connect(fill, (struct sockaddr *)&sin, sizeof(sin)))
+			die("blackhole");
+		fprintf(stderr, "relay: listening on %s, a blackhole\n", argv[1]);
+		for (;;)
+			pause();
+	}
 	if (argc != 3 && argc != 5) {
-		fprintf(stderr, "usage: %s LISTEN_IP:PORT TARGET_IP:PORT [stall TYPE | cut TYPE | corrupt data|desc|state]\n",
+		fprintf(stderr, "usage: %s LISTEN_IP:PORT TARGET_IP:PORT [stall TYPE | cut TYPE | corrupt data|desc|state | blackhole]\n",
 			argv[0]);
 		return 2;
 	}

@@ -30,6 +30,13 @@ static int source_connect(struct lm_xfer *x)
 
 	WRITE_ONCE(sk->sk_sndtimeo, LM_XFER_CONNECT_TIMEOUT);
 	ret = kernel_connect(x->sock, (struct sockaddr *)&x->addr, len, 0);
+	/* A blocking connect out of time is still "in progress". */
+	if (ret == -EINPROGRESS) {
+		lm_xfer_fail(x, -ETIMEDOUT, LM_WIRE_REASON_CONNECTION,
+			     "No answer from the destination within %d s",
+			     LM_XFER_CONNECT_TIMEOUT / HZ);
+		return -ETIMEDOUT;
+	}
 	if (ret) {
 		lm_xfer_fail(x, ret, LM_WIRE_REASON_CONNECTION,
 			     "Cannot connect to the destination");
