@@ -41,7 +41,6 @@ static void vm_release(struct kref *ref)
 	fput(vm->file);
 	put_pid(vm->owner);
 	put_cred(vm->cred);
-	put_net(vm->net);
 	mutex_destroy(&vm->lock);
 	kfree(vm);
 	atomic_dec(&vm_count);
@@ -100,7 +99,8 @@ static bool vm_is_attached(struct kvm *kvm)
 /*
  * Attach the KVM VM behind @file, whose VMM is @owner, for current asking
  * from network namespace @net. Takes its own references on the file, the
- * pid, current's credentials and @net; the caller keeps its own.
+ * pid and current's credentials; the caller keeps its own. @net is not
+ * pinned: the VM is detached when @net goes away (vm_net_pre_exit()).
  */
 struct lm_vm *lm_vm_attach(struct file *file, struct pid *owner,
 			   struct net *net, struct netlink_ext_ack *extack)
@@ -117,7 +117,7 @@ struct lm_vm *lm_vm_attach(struct file *file, struct pid *owner,
 	vm->kvm = file->private_data;
 	vm->owner = get_pid(owner);
 	vm->cred = get_current_cred();
-	vm->net = get_net(net);
+	vm->net = net;
 	atomic_inc(&vm_count);
 
 	mutex_lock(&vm_idr_lock);
@@ -185,15 +185,49 @@ int lm_vm_detach(u32 id, struct netlink_ext_ack *extack)
 	return 0;
 }
 
+/*
+ * A VM is visible only in the network namespace it was attached from.
+ * Once that namespace is gone nobody can name the VM again, so it is
+ * detached then (its VMM, if alive, keeps running it) rather than kept,
+ * with its memory and KVM's module, until lm is unloaded. A transfer
+ * holds a reference on the namespace while its thread runs: a namespace
+ * deleted during a migration goes once the migration has ended.
+ */
+static void __net_exit vm_net_pre_exit(struct net *net)
+{
+	struct lm_vm *vm;
+	int id;
+
+	mutex_lock(&vm_idr_lock);
+	idr_for_each_entry(&vm_idr, vm, id) {
+		if (!net_eq(vm->net, net))
+			continue;
+		idr_remove(&vm_idr, id);
+		mutex_unlock(&vm_idr_lock);
+		pr_info("VM %u: detached: its network namespace is gone\n",
+			vm->id);
+		vm_teardown(vm);
+		mutex_lock(&vm_idr_lock);
+	}
+	mutex_unlock(&vm_idr_lock);
+}
+
+static struct pernet_operations vm_net_ops = {
+	.pre_exit = vm_net_pre_exit,
+};
+
 int lm_vm_init(void)
 {
-	return 0;
+	return register_pernet_subsys(&vm_net_ops);
 }
 
 void lm_vm_uninit(void)
 {
 	struct lm_vm *vm;
 	int id;
+
+	/* Runs vm_net_pre_exit() for every namespace: detaches every VM. */
+	unregister_pernet_subsys(&vm_net_ops);
 
 	mutex_lock(&vm_idr_lock);
 	idr_for_each_entry(&vm_idr, vm, id) {

@@ -46,7 +46,10 @@ struct lm_vm {
 	struct kvm *kvm;
 	/* The VMM: the thread group whose address space the VM uses. */
 	struct pid *owner;
-	/* Who attached the VM, and from which network namespace. */
+	/*
+	 * Who attached the VM, and from which network namespace (not pinned:
+	 * the VM is detached when the namespace goes away).
+	 */
 	const struct cred *cred;
 	struct net *net;
 	/* Serialises the commands that operate on this VM. */

@@ -5,9 +5,11 @@
  * then loading again. Every VM lm held must be gone once it lets go: every
  * KVM file (/dev/kvm, a VM, a vCPU) and every live VM pins KVM's vendor
  * module, so kvm_amd's (or kvm_intel's) reference count back where it was
- * says that nothing leaked, and above it that a VM is still alive. Every
- * test leaves lm loaded.
+ * says that nothing leaked, and above it that a VM is still alive. A VM
+ * attached from a network namespace that goes away is detached with it.
+ * Every test leaves lm loaded.
  */
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -173,7 +175,7 @@ TEST_F(module, unload_with_vms_attached)
  * A VMM that creates the test VM, attaches it itself and exits when told:
  * *id gets the VM id, *pid the VMM; write a byte to *go to end it.
  */
-static int spawn_vmm(pid_t *pid, uint32_t *id, int *go)
+static int spawn_vmm_in(bool own_netns, pid_t *pid, uint32_t *id, int *go)
 {
 	int to_parent[2], to_child[2];
 	char byte;
@@ -191,6 +193,8 @@ static int spawn_vmm(pid_t *pid, uint32_t *id, int *go)
 
 		close(to_parent[0]);
 		close(to_child[1]);
+		if (own_netns && unshare(CLONE_NEWNET))
+			_exit(1);
 		if (!test_vm_create(&vm, &what) && !lm_nl_open(&nl))
 			lm_nl_attach(nl, vm.fd, 0, &vm_id);
 		if (write(to_parent[1], &vm_id, sizeof(vm_id)) != sizeof(vm_id))
@@ -207,6 +211,11 @@ static int spawn_vmm(pid_t *pid, uint32_t *id, int *go)
 	close(to_parent[0]);
 	*go = to_child[1];
 	return 0;
+}
+
+static int spawn_vmm(pid_t *pid, uint32_t *id, int *go)
+{
+	return spawn_vmm_in(false, pid, id, go);
 }
 
 static void end_vmm(pid_t pid, int go)
@@ -253,6 +262,31 @@ TEST_F(module, vmm_exits_while_attached)
 	EXPECT_EQ(self->refcnt, kvm_vendor_refcnt_settle(self->refcnt));
 	ASSERT_NL_ERR(self->nl, ENOENT, list_one(self->nl, id, &list, &info));
 	lm_vm_list_free(&list);
+}
+
+/*
+ * A VM is visible only in the network namespace it was attached from:
+ * when that namespace goes away (here with the VMM, its only process),
+ * lm detaches the VM instead of keeping it, unreachable, until unload.
+ */
+TEST_F(module, netns_gone_detaches)
+{
+	uint32_t id;
+	pid_t vmm;
+	int go, i;
+
+	ASSERT_EQ(0, spawn_vmm_in(true, &vmm, &id, &go));
+	ASSERT_NE(0, id) {
+		end_vmm(vmm, go);
+	}
+	EXPECT_LT(self->refcnt, kvm_vendor_refcnt());
+	end_vmm(vmm, go);
+	/* The namespace is cleaned up from a workqueue, after RCU. */
+	for (i = 0; i < 50 && kvm_vendor_refcnt() != self->refcnt; i++)
+		usleep(200000);
+	EXPECT_EQ(self->refcnt, kvm_vendor_refcnt()) {
+		TH_LOG("the VM of a deleted network namespace is still alive");
+	}
 }
 
 TEST_F(module, unload_after_vmm_exit)

@@ -134,13 +134,17 @@ struct qemu_opts {
 	const char *machine;		/* "pc" (default) or "microvm" */
 	const char *netns;		/* run it there (ip netns exec), or NULL */
 	bool incoming;			/* -incoming defer -S: wait for a VM */
+	bool private_ram;		/* share=off: RAM lm cannot move */
+	const char *const *extra;	/* more arguments, NULL-terminated */
+	const char *append;		/* more of lm-guest's command line */
+	const char *accel;		/* -accel (default "kvm") */
 };
 
-/* Connect to QEMU's QMP socket (30 s at most) and enter command mode. */
+/* Connect to QEMU's QMP socket (60 s at most: a loaded machine starts QEMU slowly) and enter command mode. */
 static inline int qemu_qmp_connect(struct qemu *q)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	double deadline = qemu_now() + 30;
+	double deadline = qemu_now() + 60;
 	int fd;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/qmp.sock", q->dir);
@@ -188,12 +192,13 @@ static inline const char *qemu_file(struct qemu *q, const char *name,
  */
 static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 {
-	char ram[128], sock[128], serial[128], mem[64], append[96], object[256];
+	char ram[128], sock[128], serial[128], mem[64], append[160], object[256];
 	char machine[64];
 	volatile struct lm_guest_info *info;
-	const char *argv[40];
+	const char *argv[48];
 	double deadline;
 	int fd, argc = 0;
+	size_t i;
 
 	memset(q, 0, sizeof(*q));
 	q->qmp = -1;
@@ -205,11 +210,11 @@ static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 	snprintf(sock, sizeof(sock), "unix:%s/qmp.sock,server=on,wait=off", q->dir);
 	snprintf(serial, sizeof(serial), "file:%s/serial", q->dir);
 	snprintf(mem, sizeof(mem), "%uM", o->mem_mib);
-	snprintf(append, sizeof(append), "rate=%u tsc_khz=%lu", o->rate_mib,
-		 qemu_tsc_khz());
+	snprintf(append, sizeof(append), "rate=%u tsc_khz=%lu %s", o->rate_mib,
+		 qemu_tsc_khz(), o->append ? o->append : "");
 	snprintf(object, sizeof(object),
-		 "memory-backend-file,id=ram,size=%uM,mem-path=%s,share=on",
-		 o->mem_mib, ram);
+		 "memory-backend-file,id=ram,size=%uM,mem-path=%s,share=%s",
+		 o->mem_mib, ram, o->private_ram ? "off" : "on");
 	snprintf(machine, sizeof(machine), "%s,memory-backend=ram",
 		 o->machine ? o->machine : "pc");
 
@@ -221,7 +226,7 @@ static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 	}
 	argv[argc++] = QEMU_BIN;
 	argv[argc++] = "-accel";
-	argv[argc++] = "kvm";
+	argv[argc++] = o->accel ? o->accel : "kvm";
 	argv[argc++] = "-machine";
 	argv[argc++] = machine;
 	argv[argc++] = "-m";
@@ -244,6 +249,11 @@ static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 		argv[argc++] = "-incoming";
 		argv[argc++] = "defer";
 		argv[argc++] = "-S";
+	}
+	for (i = 0; o->extra && o->extra[i]; i++) {
+		if (argc == sizeof(argv) / sizeof(argv[0]) - 1)
+			return -1;
+		argv[argc++] = o->extra[i];
 	}
 	argv[argc] = NULL;
 
@@ -274,7 +284,7 @@ static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 	if (o->incoming)
 		return 0;
 	info = (void *)((char *)q->ram + LM_GUEST_INFO_GPA);
-	deadline = qemu_now() + 30;
+	deadline = qemu_now() + 60;
 	while (qemu_now() < deadline) {
 		if (info->magic == LM_GUEST_MAGIC && info->pages_written)
 			return 0;

@@ -316,6 +316,14 @@ void lm_xfer_thread_cleanup(struct lm_xfer *x)
 	if (state_file)
 		fput(state_file);
 	lm_xfer_notify(x);
+	/*
+	 * Nothing of the transfer uses its namespace any more (the owner
+	 * check only compares it): let a deleted namespace go, and with it
+	 * the VM (vm_net_pre_exit()), while the finished transfer stays for
+	 * STATUS.
+	 */
+	put_net(x->net);
+	x->net_put = true;
 	if (x->stats.err)
 		pr_info("VM %u: %s transfer failed: %s (%d)\n", x->vm->id,
 			x->role == LM_WIRE_ROLE_SOURCE ? "outgoing" : "incoming",
@@ -364,7 +372,8 @@ void lm_xfer_free(struct lm_xfer *x)
 	lm_xfer_release_socks(x);
 	if (x->state_file)
 		fput(x->state_file);
-	put_net(x->net);
+	if (!x->net_put)
+		put_net(x->net);
 	lm_vm_put(x->vm);
 	mutex_destroy(&x->sock_lock);
 	kfree(x);

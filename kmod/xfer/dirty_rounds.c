@@ -18,6 +18,7 @@
 #include "dirty/dirty.h"
 
 #include <linux/bitmap.h>
+#include <linux/kvm_host.h>
 #include <linux/slab.h>
 
 /*
@@ -95,6 +96,19 @@ int lm_xfer_dirty_start(struct lm_xfer *x)
 		why = "The VM was detached";
 	} else {
 		ret = lm_dirty_start(vm, &why);
+		/*
+		 * QEMU enables KVM's manual protection with every bit initially
+		 * set: the first harvest would report all of memory, which round
+		 * 0 is about to send anyway, and resend it in round 1. Take
+		 * those bits now, before round 0 reads a page; this harvest also
+		 * write-protects what INITIALLY_SET left writable.
+		 */
+		if (!ret && READ_ONCE(vm->kvm->manual_dirty_log_protect) &
+			    KVM_DIRTY_LOG_INITIALLY_SET) {
+			ret = lm_dirty_sync(vm, &why);
+			if (ret)
+				lm_dirty_stop(vm);
+		}
 	}
 	x->tracking = !ret;
 	mutex_unlock(&vm->lock);

@@ -98,7 +98,8 @@ struct lm_xfer_stats {
 
 struct lm_xfer {
 	struct lm_vm *vm;	/* our reference */
-	struct net *net;	/* our reference; of the requesting socket */
+	struct net *net;	/* of the requesting socket; referenced until */
+	bool net_put;		/* the thread ends (then only compared) */
 	u32 portid;		/* netlink socket that started it */
 	/* In the table of transfers by portid (core.c), from its start. */
 	struct hlist_node owner_node;

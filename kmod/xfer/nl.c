@@ -17,6 +17,7 @@
 #include <linux/fs.h>
 #include <linux/in.h>
 #include <linux/in6.h>
+#include <linux/kvm_host.h>
 #include <linux/net.h>
 #include <net/genetlink.h>
 #include <net/sock.h>
@@ -262,6 +263,13 @@ int lm_xfer_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 	x->mode = LM_WIRE_MODE_QUICK;
 	if (info->attrs[LM_A_XFER_MODE])
 		x->mode = nla_get_u32(info->attrs[LM_A_XFER_MODE]);
+	/* The pre-copy needs KVM's dirty log, which a dirty-ring VM lacks. */
+	if (x->mode == LM_WIRE_MODE_LIVE && READ_ONCE(vm->kvm->dirty_ring_size)) {
+		NL_SET_ERR_MSG(info->extack,
+			       "The VM uses KVM's dirty ring: only a quick migration can move it");
+		ret = -EOPNOTSUPP;
+		goto err_free_xfer;
+	}
 	x->max_rounds = 30;
 	if (info->attrs[LM_A_XFER_MAX_ROUNDS])
 		x->max_rounds = nla_get_u32(info->attrs[LM_A_XFER_MAX_ROUNDS]);

@@ -22,7 +22,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/bvec.h>
-#include <linux/crc32.h>
+#include <linux/crc32c.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/net.h>
@@ -110,7 +110,7 @@ static int rx_data_run_pin(struct lm_xfer *x, unsigned long hva, u32 n,
 		for (i = 0; i < n; i++) {
 			void *addr = kmap_local_page(x->pages[i]);
 
-			*crc = __crc32c_le(*crc, addr, PAGE_SIZE);
+			*crc = crc32c(*crc, addr, PAGE_SIZE);
 			kunmap_local(addr);
 		}
 	}
@@ -137,7 +137,7 @@ static int rx_data_run_user(struct lm_xfer *x, unsigned long hva, u32 n,
 	for (i = 0; i < n; i++, hva += PAGE_SIZE) {
 		if (copy_from_user(scratch, (void __user *)hva, PAGE_SIZE))
 			return -EFAULT;
-		*crc = __crc32c_le(*crc, scratch, PAGE_SIZE);
+		*crc = crc32c(*crc, scratch, PAGE_SIZE);
 	}
 	return 0;
 }

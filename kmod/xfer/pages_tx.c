@@ -25,7 +25,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/bvec.h>
-#include <linux/crc32.h>
+#include <linux/crc32c.h>
 #include <linux/highmem.h>
 #include <linux/math64.h>
 #include <linux/mm.h>
@@ -210,7 +210,7 @@ static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 			addr = kmap_local_page(x->pages[i]);
 			zero[i] = !memchr_inv(addr, 0, PAGE_SIZE);
 			if (!zero[i] && data_crc)
-				crc = __crc32c_le(crc, addr, PAGE_SIZE);
+				crc = crc32c(crc, addr, PAGE_SIZE);
 			kunmap_local(addr);
 		}
 

@@ -10,7 +10,7 @@
 
 #include "internal.h"
 
-#include <linux/crc32.h>
+#include <linux/crc32c.h>
 #include <linux/moduleparam.h>
 #include <linux/net.h>
 #include <linux/uio.h>
@@ -49,7 +49,7 @@ void lm_wire_set_timeouts(struct lm_xfer *x)
 
 u32 lm_wire_crc(const void *buf, size_t len)
 {
-	return ~__crc32c_le(~0U, buf, len);
+	return ~crc32c(~0U, buf, len);
 }
 
 static int wire_sendmsg(struct lm_xfer *x, struct kvec *vec, size_t nr,

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "lm_guest_abi.h"
+#include "lm_guest_net.h"
 
 struct multiboot_info {
 	uint32_t flags;
@@ -111,6 +112,17 @@ void guest_main(const struct multiboot_info *mbi)
 	info->generation = 1;
 	info->cursor = LM_GUEST_FIRST;
 	info->pages_written = 0;
+	info->net_ip = 0;
+	info->net_rx = 0;
+	info->net_tx = 0;
+	switch (net_init(cmdline, info)) {
+	case 1:
+		puts_serial("lm-guest: answering ping\n");
+		break;
+	case -1:
+		puts_serial("lm-guest: ip= given but no virtio-net-pci NIC\n");
+		break;
+	}
 	info->magic = LM_GUEST_MAGIC;
 	puts_serial("lm-guest: writing ");
 	putu_serial(LM_GUEST_FIRST >> 20);
@@ -126,12 +138,16 @@ void guest_main(const struct multiboot_info *mbi)
 			volatile struct lm_guest_stamp *s = (void *)page;
 
 			if (period) {
-				while ((now = rdtsc()) < next)
+				while ((now = rdtsc()) < next) {
+					net_poll(info);
 					asm volatile("pause");
+				}
 				/* Late by over a second: do not catch up. */
 				next = now - next > (uint64_t)tsc_khz * 1000 ?
 				       now + period : next + period;
 			}
+			if (!period)
+				net_poll(info);
 			s->pfn = page / PAGE_SIZE;
 			s->pfn_hi = 0;
 			s->generation_hi = 0;

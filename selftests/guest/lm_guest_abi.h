@@ -10,6 +10,10 @@
  * LM_GUEST_INFO_GPA. Under QEMU's pc machine, guest physical addresses
  * below 4 GiB are offsets in the RAM backend, so a test reads all of this
  * in the backend's file.
+ *
+ * With "ip=A.B.C.D" on its command line and a virtio-net-pci NIC it also
+ * answers ARP and ping at that address (lm_guest_net.c), polling the NIC
+ * while it paces its writes.
  */
 #ifndef _LM_GUEST_ABI_H
 #define _LM_GUEST_ABI_H
@@ -30,6 +34,10 @@ struct lm_guest_info {
 	uint64_t generation;	/* the pass in progress, from 1 */
 	uint64_t cursor;	/* the next page it writes in this pass */
 	uint64_t pages_written;
+	/* With a NIC and "ip=" (lm_guest_net.c): */
+	uint64_t net_ip;	/* its IPv4 address, host order; 0: no network */
+	uint64_t net_rx;	/* frames received */
+	uint64_t net_tx;	/* frames sent (ARP and echo replies) */
 };
 
 /*

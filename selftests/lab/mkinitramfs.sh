@@ -134,10 +134,13 @@ add_module() {
 	load_order+=("$(uncompressed "$mod")")
 }
 
-# The L2 Linux guest's network (l2.sh): a tap in a bridge.
-l2_modules=
-[[ -f $build/l2/vmlinux ]] && l2_modules="tun bridge"
-for name in irqbypass kvm kvm-amd veth $l2_modules ${LAB_MODULES:-}; do
+# Guests' networks (netns.sh, l2.sh): taps in bridges. lm's CRC32C is
+# libcrc32c's, which takes the fastest crc32c the kernel has: on hardware
+# crc32c-intel (SSE 4.2), but TCG emulates that instruction several times
+# slower than the generic table code runs (performance.rst), so the lab
+# has only crc32c_generic.
+for name in irqbypass kvm kvm-amd veth tun bridge crc32c_generic libcrc32c \
+	${LAB_MODULES:-}; do
 	mod=$(find_module "$name") || die "module $name not in $moddir/modules.dep"
 	add_module "$mod"
 done

@@ -25,7 +25,8 @@
  *           VMM's, or it has fewer capabilities, and it lacks
  *           CAP_SYS_PTRACE over the VMM), asked again at every command.
  * Once the VMM has exited, the credentials that attached the VM stand in
- * for it. A LIST dump shows only the VMs the caller may act on. VM ids are
+ * for it. When the network namespace a VM belongs to goes away, lm
+ * detaches the VM (after a transfer still running in it has ended). A LIST dump shows only the VMs the caller may act on. VM ids are
  * never reused while the module is loaded: the id of a detached VM gets
  * -ENOENT, even after later attaches.
  *
@@ -203,7 +204,8 @@
  *                                measured, so it honours the limit.
  *            LM_A_XFER_KEY_BY_BACKING NLA_FLAG, see "Keyed by backing"
  *   Live mode turns dirty tracking on (as TRACK_START; -EBUSY if it
- *   already runs) for the duration of the transfer.
+ *   already runs) for the duration of the transfer; a VM using KVM's
+ *   dirty ring is refused at once with -EOPNOTSUPP (quick mode moves it).
  *   Connects, handshakes and sends CONFIG; a destination that refuses ends
  *   the transfer in LM_PHASE_FAILED with LM_A_XFER_REASON and its message.
  *   Then (after the pre-copy rounds in live mode) the phase is

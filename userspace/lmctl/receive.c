@@ -189,6 +189,12 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 		lmctl_fail(ctx, ret, NULL, "complete the migration of vm %u", id);
 		goto out;
 	}
+	/*
+	 * The verdict is given: whatever the VMM does now (a QEMU that failed
+	 * to load exits), lm must still tell the source, or the source cannot
+	 * tell a refusal from a lost acknowledgement and stays paused.
+	 */
+	ctx->vmm_fd = -1;
 	ret = xfer_wait(ctx, ev, id, 0, -1, false, &st);
 	if (ret) {
 		lmctl_fail(ctx, ret, xfer_wait_why(ret), "wait for the acknowledgement");

@@ -267,6 +267,138 @@ static int qmp_check_memdevs(struct vmm *v)
 	return err;
 }
 
+/*
+ * Devices lm cannot migrate exactly, by the start of their QOM type: they
+ * write guest RAM where no page table of the VMM sees it, or keep state
+ * outside QEMU's stream, or change what guest RAM is while it moves.
+ */
+static const struct {
+	const char *type;
+	const char *why;
+} qmp_refused_devices[] = {
+	{ "vfio-", "a VFIO device writes guest RAM by DMA, through the IOMMU, where no dirty log sees it" },
+	{ "vhost-user-", "a vhost-user device keeps its state in another process, outside QEMU's migration stream" },
+	{ "vhost-vdpa", "a vDPA device writes guest RAM by DMA, where no dirty log sees it" },
+	{ "virtio-balloon", "a balloon discards guest pages without writing them, so lm would not send them again" },
+	{ "virtio-mem", "virtio-mem plugs and unplugs guest RAM while it moves" },
+};
+
+/* The refused device of QOM type @type, or NULL. */
+static const char *qmp_refused_device(const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(qmp_refused_devices) /
+			sizeof(qmp_refused_devices[0]); i++)
+		if (!strncmp(type, qmp_refused_devices[i].type,
+			     strlen(qmp_refused_devices[i].type)))
+			return qmp_refused_devices[i].why;
+	return NULL;
+}
+
+/*
+ * Every device the user (or libvirt) added is a child of one of these
+ * containers, "child<TYPE>" in qom-list; the machine's own are never among
+ * the refused kinds.
+ */
+static int qmp_check_devices(struct vmm *v)
+{
+	static const char *const containers[] = {
+		"/machine/peripheral", "/machine/peripheral-anon",
+	};
+	json_t *ret, *prop;
+	size_t i, j;
+	int err = 0;
+
+	for (i = 0; i < 2; i++) {
+		if (qmp_exec(v, "qom-list", json_pack("{s:s}", "path",
+						      containers[i]), -1, &ret))
+			return -1;
+		json_array_foreach(ret, j, prop) {
+			const char *type = json_string_value(json_object_get(prop, "type"));
+			const char *name = json_string_value(json_object_get(prop, "name"));
+			const char *why;
+
+			if (!type || strncmp(type, "child<", 6))
+				continue;
+			why = qmp_refused_device(type + 6);
+			if (why) {
+				lmctl_err("QEMU's device '%s' (%.*s) cannot be migrated by lm: %s",
+					  name ? name : "?",
+					  (int)strlen(type + 6) - 1, type + 6, why);
+				err = -1;
+			}
+		}
+		json_decref(ret);
+	}
+	return err;
+}
+
+/*
+ * QMP in 7.2 has no query of the network backends: HMP's "info network"
+ * names each with its type ("index=0,type=vhost-user,...").
+ */
+static int qmp_check_netdevs(struct vmm *v)
+{
+	static const char *const refused[] = {
+		"type=vhost-user", "type=vhost-vdpa",
+	};
+	json_t *ret;
+	const char *text;
+	size_t i;
+	int err = 0;
+
+	if (qmp_exec(v, "human-monitor-command",
+		     json_pack("{s:s}", "command-line", "info network"), -1,
+		     &ret))
+		return -1;
+	text = json_string_value(ret);
+	for (i = 0; text && i < 2; i++)
+		if (strstr(text, refused[i])) {
+			lmctl_err("QEMU has a %s network backend: its device state lives outside QEMU's migration stream and it writes guest RAM where no dirty log sees it",
+				  refused[i] + 5);
+			err = -1;
+		}
+	json_decref(ret);
+	return err;
+}
+
+/*
+ * x-ignore-shared skips a shared memfd backend in QEMU 7.2 to 8.0 only:
+ * from 8.1 QEMU would move that RAM again in its own stream, over the
+ * pages lm moved.
+ */
+static int qmp_check_memfd(struct vmm *v)
+{
+	json_t *ver, *objs, *prop;
+	json_int_t major, minor;
+	size_t i;
+	int err = 0;
+
+	if (qmp_exec(v, "query-version", NULL, -1, &ver))
+		return -1;
+	major = json_integer_value(json_object_get(json_object_get(ver, "qemu"), "major"));
+	minor = json_integer_value(json_object_get(json_object_get(ver, "qemu"), "minor"));
+	json_decref(ver);
+	if (major < 8 || (major == 8 && minor < 1))
+		return 0;
+	if (qmp_exec(v, "qom-list", json_pack("{s:s}", "path", "/objects"), -1,
+		     &objs))
+		return -1;
+	json_array_foreach(objs, i, prop) {
+		const char *type = json_string_value(json_object_get(prop, "type"));
+
+		if (type && !strcmp(type, "child<memory-backend-memfd>")) {
+			lmctl_err("QEMU %lld.%lld migrates a memfd backend ('%s') itself, even with x-ignore-shared: use memory-backend-file",
+				  (long long)major, (long long)minor,
+				  json_string_value(json_object_get(prop, "name")));
+			err = -1;
+		}
+	}
+	json_decref(objs);
+	return err;
+}
+
 static int qmp_prepare(struct vmm *v, bool incoming)
 {
 	char status[64], migration[64];
@@ -292,7 +424,9 @@ static int qmp_prepare(struct vmm *v, bool incoming)
 			  migration);
 		return -1;
 	}
-	if (qmp_check_memdevs(v))
+	/* Each says all it finds, so one try names every problem. */
+	if (qmp_check_memdevs(v) | qmp_check_memfd(v) | qmp_check_devices(v) |
+	    qmp_check_netdevs(v))
 		return -1;
 	return qmp_set_capabilities(v, incoming);
 }
