@@ -1022,9 +1022,12 @@ TEST_F(engine, zerocopy_completion_after_unload)
 }
 
 /*
- * Unloading lm in the middle of the memory ends both transfers, frees
- * everything (the module's leak check would WARN) and leaves both VMs to
- * their VMM; lm loads again afterwards.
+ * Unloading lm in the middle of the memory: refused while the source VM
+ * is paused for its transfer (past COMMIT, only the transfer's outcome
+ * says whether it may run again); once that transfer is cancelled, the
+ * unload ends the destination's, frees everything (the module's leak
+ * check would WARN) and leaves both VMs to their VMM; lm loads again
+ * afterwards.
  */
 TEST_F(engine, unload_mid_transfer)
 {
@@ -1041,9 +1044,15 @@ TEST_F(engine, unload_mid_transfer)
 	ASSERT_EQ(0, lm_nl_switchover(self->nl, self->src.id, self->state_in));
 	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_STOPCOPY, &s));
 
+	/* The source transfer holds lm from SWITCHOVER until it ends. */
+	ret = syscall(SYS_delete_module, "lm", O_NONBLOCK) ? -errno : 0;
+	EXPECT_EQ(-EAGAIN, ret);
+	ASSERT_EQ(0, lm_nl_cancel(self->nl, self->src.id));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+
 	/*
-	 * Our VMs, transfers and netlink socket hold no module reference:
-	 * this must work, the transfers still running.
+	 * Our VMs, the destination's transfer and our netlink socket hold
+	 * no module reference: this must work, that transfer still running.
 	 */
 	for (i = 0; i < 50; i++) {
 		ret = syscall(SYS_delete_module, "lm", O_NONBLOCK) ? -errno : 0;

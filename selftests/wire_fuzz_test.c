@@ -22,6 +22,11 @@
  * (default 3000), whichever comes first. Session n draws from a PRNG
  * seeded by WIRE_FUZZ_SEED (printed) and n, so WIRE_FUZZ_SEED=s
  * WIRE_FUZZ_FIRST=n WIRE_FUZZ_SESSIONS=1 replays exactly one session.
+ *
+ * Then, not at random: fuzz.rules breaks one rule of protocol.rst per
+ * session and checks the exact reason, message and answer each must get;
+ * fuzz.hostile_destination plays a destination that breaks the rules of
+ * HELLO and ACK against an lm source.
  */
 #include <endian.h>
 #include <errno.h>
@@ -60,7 +65,6 @@ static const struct slot_def layout[NR_SLOTS] = {
 	{ .gpa = 0,		.size = 6 * PAGE },
 	{ .gpa = 1 * MiB,	.size = 10 * PAGE },
 };
-
 
 static void rnd_bytes(void *buf, size_t len)
 {
@@ -426,7 +430,7 @@ static const struct {
 	[MUT_DUP]		= { "dup",		false },
 	[MUT_SWAP_PAGES]	= { "swap_pages",	false },
 	[MUT_HDR_RESERVED]	= { "hdr_reserved",	true },
-	[MUT_PAYLOAD_RESERVED]	= { "payload_reserved",	false },
+	[MUT_PAYLOAD_RESERVED]	= { "payload_reserved",	true },
 	[MUT_HELLO]		= { "hello",		false },
 	[MUT_CONFIG]		= { "config",		false },
 	[MUT_SLOT_INDEX]	= { "slot_index",	true },
@@ -1051,6 +1055,600 @@ TEST_F_TIMEOUT(fuzz, sessions, 120)
 		ASSERT_EQ(1, list.nr_vms);
 		EXPECT_EQ(NR_SLOTS, list.vms[0].nr_memslots);
 		lm_vm_list_free(&list);
+	}
+}
+
+/*
+ * The rules protocol.rst states, one by one: a valid session broken in one
+ * precise way, and the answer the destination must give. Unlike the random
+ * sessions above, each must fail with its own reason and message, the
+ * peer must be told (a refusing HELLO or an ABORT with that reason), a
+ * session broken before its first page must leave guest memory as it was,
+ * and nothing may stay behind: the port stops listening once a source is
+ * connected, the VM stays attached and no TCP socket is left over.
+ */
+struct rule {
+	const char *name;
+	void (*apply)(struct session *s);
+	uint32_t reason;
+	const char *text;	/* in the destination's message */
+	bool early;		/* broken before any page: memory untouched */
+	bool refused;		/* answered by a refusing HELLO, not ABORT */
+	bool no_abort;		/* the peer's own ABORT: none comes back */
+	unsigned int split;	/* the last @split frames sent 0.2 s later */
+};
+
+static unsigned int first_of(const struct session *s, uint16_t type)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nr && s->f[i].type != type; i++)
+		;
+	return i;
+}
+
+/* A frame of @type and @len bytes inserted at @at; its data to fill. */
+static struct frame *insert(struct session *s, unsigned int at, uint16_t type,
+			    size_t len)
+{
+	struct frame *f;
+
+	add(s, type, len);
+	move_frame(s, s->nr - 1, at);
+	f = &s->f[at];
+	return f;
+}
+
+/*
+ * A PAGES frame of slot 0 with these runs, inserted before the first PAGES
+ * frame, each data page filled with 0x77, DATA_CRC right.
+ */
+static void insert_batch(struct session *s, const struct lm_wire_run *runs,
+			 uint32_t nr)
+{
+	uint32_t i, pages = 0, data = 0;
+	struct lm_wire_pages *bp;
+	struct frame *f;
+
+	for (i = 0; i < nr; i++) {
+		pages += le32toh(runs[i].nr_pages);
+		if (!(le32toh(runs[i].flags) & LM_WIRE_RUN_ZERO))
+			data += le32toh(runs[i].nr_pages);
+	}
+	f = insert(s, first_of(s, LM_WIRE_PAGES), LM_WIRE_PAGES,
+		   sizeof(*bp) + nr * sizeof(*runs) + data * PAGE);
+	bp = (void *)f->data;
+	bp->nr_runs = htole32(nr);
+	bp->nr_pages = htole32(pages);
+	bp->nr_data = htole32(data);
+	bp->flags = htole32(LM_WIRE_PAGES_DATA_CRC);
+	memcpy(bp + 1, runs, nr * sizeof(*runs));
+	memset((uint8_t *)(bp + 1) + nr * sizeof(*runs), 0x77, data * PAGE);
+	bp->data_crc = htole32(crc32c((uint8_t *)(bp + 1) + nr * sizeof(*runs),
+				      data * PAGE));
+}
+
+static struct frame *frame_of(struct session *s, uint16_t type)
+{
+	return &s->f[first_of(s, type)];
+}
+
+static struct lm_wire_slot *slot_entry(struct session *s, unsigned int i)
+{
+	return (struct lm_wire_slot *)(s->f[1].data +
+				       sizeof(struct lm_wire_config)) + i;
+}
+
+static void r_hello_reserved(struct session *s)
+{
+	put64(&s->f[0], 24, 1);
+}
+
+static void r_hello_reason(struct session *s)
+{
+	put32(&s->f[0], 20, 3);
+}
+
+/* KVM's KVM_MEM_READONLY is bit 1: not the protocol's read-only bit. */
+static void r_slot_kvm_flag(struct session *s)
+{
+	slot_entry(s, 0)->flags = htole32(2);
+}
+
+static void r_slot_reserved(struct session *s)
+{
+	slot_entry(s, 1)->reserved = htole64(1);
+}
+
+static void r_no_vcpus(struct session *s)
+{
+	put32(&s->f[1], 4, 0);
+}
+
+static void r_no_slots(struct session *s)
+{
+	put32(&s->f[1], 8, 0);
+	s->f[1].len = sizeof(struct lm_wire_config);
+}
+
+static void r_unsorted(struct session *s)
+{
+	struct lm_wire_slot t = *slot_entry(s, 0);
+
+	*slot_entry(s, 0) = *slot_entry(s, 1);
+	*slot_entry(s, 1) = t;
+}
+
+static void r_empty_slot(struct session *s)
+{
+	struct lm_wire_config *c = (void *)s->f[1].data;
+
+	c->total_pages = htole64(le64toh(c->total_pages) -
+				 le64toh(slot_entry(s, 1)->size) / PAGE);
+	slot_entry(s, 1)->size = 0;
+}
+
+static void r_unaligned(struct session *s)
+{
+	slot_entry(s, 1)->gpa = htole64(le64toh(slot_entry(s, 1)->gpa) + 0x800);
+}
+
+static void r_total_pages(struct session *s)
+{
+	struct lm_wire_config *c = (void *)s->f[1].data;
+
+	c->total_pages = htole64(le64toh(c->total_pages) + 1);
+}
+
+/* Our HELLO does not offer ROUNDS. */
+static void r_live_no_rounds(struct session *s)
+{
+	put32(&s->f[1], 12, LM_WIRE_MODE_LIVE);
+}
+
+static void r_data_crc_no_flag(struct session *s)
+{
+	struct lm_wire_pages *bp = (void *)frame_of(s, LM_WIRE_PAGES)->data;
+
+	bp->flags = 0;
+	bp->data_crc = htole32(le32toh(bp->data_crc) | 1);
+}
+
+static void r_runs_unordered(struct session *s)
+{
+	const struct lm_wire_run runs[] = {
+		{ .first = htole64(2), .nr_pages = htole32(1) },
+		{ .first = htole64(0), .nr_pages = htole32(1) },
+	};
+
+	insert_batch(s, runs, 2);
+}
+
+static void r_runs_overlap(struct session *s)
+{
+	const struct lm_wire_run runs[] = {
+		{ .first = htole64(0), .nr_pages = htole32(2) },
+		{ .first = htole64(1), .nr_pages = htole32(1),
+		  .flags = htole32(LM_WIRE_RUN_ZERO) },
+	};
+
+	insert_batch(s, runs, 2);
+}
+
+/* Page 0 of slot 0 twice: in a batch of its own, then in the session's. */
+static void r_page_twice(struct session *s)
+{
+	const struct lm_wire_run run = { .nr_pages = htole32(1) };
+
+	insert_batch(s, &run, 1);
+}
+
+static void r_round_number(struct session *s)
+{
+	put32(frame_of(s, LM_WIRE_ROUND_END), 0, 1);
+}
+
+static void r_round_not_final(struct session *s)
+{
+	put32(frame_of(s, LM_WIRE_ROUND_END), 4, 0);
+}
+
+static void r_round_flags(struct session *s)
+{
+	put32(frame_of(s, LM_WIRE_ROUND_END), 4, LM_WIRE_ROUND_FINAL | 2);
+}
+
+static void r_round_pages(struct session *s)
+{
+	struct lm_wire_round_end *re = (void *)frame_of(s, LM_WIRE_ROUND_END)->data;
+
+	re->pages = htole64(le64toh(re->pages) + 1);
+}
+
+static void r_round_zero(struct session *s)
+{
+	struct lm_wire_round_end *re = (void *)frame_of(s, LM_WIRE_ROUND_END)->data;
+
+	re->zero_pages = htole64(le64toh(re->zero_pages) + 1);
+}
+
+static void r_state_too_big(struct session *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nr; i++)
+		if (s->f[i].type == LM_WIRE_STATE)
+			put64(&s->f[i], 0, LM_WIRE_MAX_STATE + 1ULL);
+}
+
+static void r_commit_rounds(struct session *s)
+{
+	put32(&s->f[s->nr - 1], 16, 2);
+}
+
+static void r_commit_rounds0(struct session *s)
+{
+	put32(&s->f[s->nr - 1], 16, 0);
+}
+
+static void r_commit_reserved(struct session *s)
+{
+	put32(&s->f[s->nr - 1], 20, 1);
+}
+
+static void r_commit_reserved2(struct session *s)
+{
+	put64(&s->f[s->nr - 1], 24, 1ULL << 63);
+}
+
+static void r_commit_twice(struct session *s)
+{
+	struct frame *f = add(s, LM_WIRE_COMMIT, s->f[s->nr - 1].len);
+
+	memcpy(f->data, s->f[s->nr - 2].data, f->len);
+}
+
+static void r_abort_unknown(struct session *s)
+{
+	struct lm_wire_abort *a = (void *)insert(s, 2, LM_WIRE_ABORT,
+						 sizeof(*a))->data;
+
+	a->reason = htole32(99);
+	snprintf(a->message, sizeof(a->message), "hostile");
+}
+
+static const struct rule rules[] = {
+	{ .name = "hello_reserved", .apply = r_hello_reserved,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "reason or reserved",
+	  .early = true, .refused = true },
+	{ .name = "hello_reason", .apply = r_hello_reason,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "reason or reserved",
+	  .early = true, .refused = true },
+	{ .name = "slot_kvm_readonly_bit", .apply = r_slot_kvm_flag,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "entry 0: reserved bits",
+	  .early = true },
+	{ .name = "slot_reserved", .apply = r_slot_reserved,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "entry 1: reserved bits",
+	  .early = true },
+	{ .name = "config_no_vcpus", .apply = r_no_vcpus,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "without vCPUs",
+	  .early = true },
+	{ .name = "config_no_slots", .apply = r_no_slots,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "Malformed CONFIG",
+	  .early = true },
+	{ .name = "config_unsorted", .apply = r_unsorted,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "out of order",
+	  .early = true },
+	{ .name = "config_empty_slot", .apply = r_empty_slot,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "entry 1: size 0",
+	  .early = true },
+	{ .name = "config_unaligned", .apply = r_unaligned,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "entry 1: size",
+	  .early = true },
+	{ .name = "config_total_pages", .apply = r_total_pages,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "total_pages",
+	  .early = true },
+	{ .name = "config_live_without_rounds", .apply = r_live_no_rounds,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "without ROUNDS",
+	  .early = true },
+	{ .name = "pages_data_crc_without_flag", .apply = r_data_crc_no_flag,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "data_crc set",
+	  .early = true },
+	{ .name = "pages_runs_unordered", .apply = r_runs_unordered,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "out of order",
+	  .early = true },
+	{ .name = "pages_runs_overlap", .apply = r_runs_overlap,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "out of order",
+	  .early = true },
+	{ .name = "pages_page_twice_quick", .apply = r_page_twice,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "sent twice" },
+	{ .name = "round_end_round_1_quick", .apply = r_round_number,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "round 1, not 0" },
+	{ .name = "round_end_not_final_quick", .apply = r_round_not_final,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "not FINAL" },
+	{ .name = "round_end_unknown_flag", .apply = r_round_flags,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "ROUND_END flags" },
+	{ .name = "round_end_pages", .apply = r_round_pages,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "pages, not" },
+	{ .name = "round_end_zero_pages", .apply = r_round_zero,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "pages, not" },
+	{ .name = "state_over_limit", .apply = r_state_too_big,
+	  .reason = LM_WIRE_REASON_STATE, .text = "at most" },
+	{ .name = "commit_rounds_2", .apply = r_commit_rounds,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "COMMIT of 2 rounds" },
+	{ .name = "commit_rounds_0", .apply = r_commit_rounds0,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "COMMIT of 0 rounds" },
+	{ .name = "commit_reserved", .apply = r_commit_reserved,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "COMMIT reserved" },
+	{ .name = "commit_reserved2", .apply = r_commit_reserved2,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "COMMIT reserved" },
+	{ .name = "commit_twice", .apply = r_commit_twice,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "after COMMIT",
+	  .split = 2 },
+	{ .name = "abort_unknown_reason", .apply = r_abort_unknown,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "unknown reason 99",
+	  .early = true, .no_abort = true },
+};
+
+/* Whether all @len bytes at @p are @c. */
+static bool mem_is(const uint8_t *p, int c, size_t len)
+{
+	while (len--)
+		if (*p++ != (uint8_t)c)
+			return false;
+	return true;
+}
+
+/* TCP sockets in use on the host (/proc/net/sockstat), or -1. */
+static int tcp_inuse(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/net/sockstat", "r");
+	int n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "TCP: inuse %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* A second source on the port of a LISTEN whose source is connected. */
+static int connect_again(uint16_t port)
+{
+	struct peer p;
+	int ret = peer_connect(&p, port);
+
+	if (p.fd >= 0)
+		close(p.fd);
+	return ret;
+}
+
+TEST_F_TIMEOUT(fuzz, rules, 60)
+{
+	int sockets = tcp_inuse();
+	static struct session s;
+	unsigned int r, i;
+
+	for (r = 0; r < sizeof(rules) / sizeof(rules[0]); r++) {
+		const struct rule *rule = &rules[r];
+		struct timeval tv = { .tv_sec = 3 };
+		uint32_t hello_reason = ~0U, abort_reason = 0;
+		struct lm_xfer_status st;
+		struct stream stream;
+		struct lm_wire_hdr hdr;
+		static uint8_t buf[256];
+		size_t at;
+		struct peer p;
+		uint16_t port;
+		int ret;
+
+		rnd_state = DEFAULT_SEED;
+		session_build(&s);
+		rule->apply(&s);
+		serialize(&s, &stream);
+		for (i = 0; i < NR_SLOTS; i++)
+			memset(self->vm.mem[i], 0x5a + i, layout[i].size);
+
+		ASSERT_EQ(0, ftruncate(self->state_fd, 0));
+		for (i = 0; i < 1000; i++) {
+			ret = lm_nl_listen(self->nl, self->vm.id, loopback, 4, 0,
+					   self->state_fd, 0, &port);
+			if (ret != -EBUSY)
+				break;
+			usleep(1000);
+		}
+		ASSERT_EQ(0, ret);
+		ASSERT_EQ(0, peer_connect(&p, port));
+		setsockopt(p.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		setsockopt(p.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		/* One source per LISTEN: the port is closed once it is in. */
+		ASSERT_EQ(0, wait_phase_ms(self->nl, self->vm.id,
+					   LM_PHASE_HANDSHAKE, &st, 3000));
+		EXPECT_EQ(-ECONNREFUSED, connect_again(port));
+
+		at = rule->split ? frame_start(&s, s.nr - rule->split) : stream.len;
+		send_stream(p.fd, &(struct stream){ stream.buf, at });
+		if (rule->split) {
+			usleep(200000);
+			send_stream(p.fd, &(struct stream){ stream.buf + at,
+							    stream.len - at });
+		}
+		shutdown(p.fd, SHUT_WR);
+		/* What the destination answers, up to its ABORT or the end. */
+		while (!peer_recv(&p, &hdr, buf, sizeof(buf))) {
+			if (le16toh(hdr.type) == LM_WIRE_HELLO &&
+			    hello_reason == ~0U)
+				hello_reason = le32toh(((struct lm_wire_hello *)buf)->reason);
+			if (le16toh(hdr.type) == LM_WIRE_ABORT) {
+				abort_reason = le32toh(((struct lm_wire_abort *)buf)->reason);
+				break;
+			}
+		}
+		close(p.fd);
+
+		ret = wait_phase_ms(self->nl, self->vm.id, LM_PHASE_COMMIT, &st,
+				    5000);
+		ASSERT_EQ(0, ret);
+		if (st.phase == LM_PHASE_COMMIT) {
+			ASSERT_EQ(0, lm_nl_complete(self->nl, self->vm.id, 0));
+			ASSERT_EQ(0, wait_phase_ms(self->nl, self->vm.id,
+						   LM_PHASE_DONE, &st, 5000));
+		}
+		TH_LOG("%-28s phase %u reason %2u hello %2d abort %2u \"%s\"",
+		       rule->name, st.phase, st.reason, (int)hello_reason,
+		       abort_reason, st.message);
+		EXPECT_EQ(LM_PHASE_FAILED, st.phase);
+		EXPECT_EQ(rule->reason, st.reason);
+		EXPECT_NE(NULL, strstr(st.message, rule->text)) {
+			TH_LOG("%s: the message does not say \"%s\"", rule->name,
+			       rule->text);
+		}
+		if (rule->refused) {
+			EXPECT_EQ(rule->reason, hello_reason);
+		} else if (!rule->no_abort) {
+			EXPECT_EQ(rule->reason, abort_reason);
+		}
+		for (i = 0; i < NR_SLOTS; i++) {
+			EXPECT_EQ(-1, guard_damage(&self->vm, i));
+			if (rule->early)
+				EXPECT_TRUE(mem_is(self->vm.mem[i], 0x5a + i,
+						   layout[i].size)) {
+					TH_LOG("%s: slot %u written", rule->name, i);
+				}
+		}
+		free(stream.buf);
+		session_free(&s);
+	}
+
+	/* Still attached, with its layout; no socket left behind. */
+	{
+		struct lm_vm_list list;
+
+		ASSERT_EQ(0, lm_nl_list(self->nl, true, self->vm.id, &list));
+		ASSERT_EQ(1, list.nr_vms);
+		EXPECT_EQ(NR_SLOTS, list.vms[0].nr_memslots);
+		lm_vm_list_free(&list);
+	}
+	for (i = 0; i < 100 && tcp_inuse() != sockets; i++)
+		usleep(10000);
+	EXPECT_EQ(sockets, tcp_inuse());
+}
+
+/*
+ * The same from the other end: a hostile destination answers the VM of
+ * this process, migrated by lm, with a HELLO or an ACK broken in one way.
+ * The source must fail with the rule's reason, say so to the peer with an
+ * ABORT, and never go past CONFIG.
+ */
+struct dst_rule {
+	const char *name;
+	uint32_t mode;
+	uint64_t features;	/* of the destination's HELLO */
+	uint64_t reserved;	/* its reserved field */
+	uint32_t hello_reason;	/* its reason */
+	uint64_t ack_reserved;	/* if the HELLO passes: ACK(CONFIG)'s */
+	uint32_t reason;
+	const char *text;
+};
+
+#define F_REQ	(LM_WIRE_F_ZERO_PAGES | LM_WIRE_F_DATA_CRC)
+
+static const struct dst_rule dst_rules[] = {
+	{ "hello_reserved", LM_WIRE_MODE_QUICK, F_REQ, 1, 0, 0,
+	  LM_WIRE_REASON_PROTOCOL, "reserved" },
+	{ "features_not_offered", LM_WIRE_MODE_QUICK, F_REQ | 1ULL << 40, 0, 0,
+	  0, LM_WIRE_REASON_PROTOCOL, "not offered" },
+	{ "required_feature_missing", LM_WIRE_MODE_QUICK,
+	  LM_WIRE_F_ZERO_PAGES, 0, 0, 0, LM_WIRE_REASON_FEATURES, "required" },
+	{ "live_without_rounds", LM_WIRE_MODE_LIVE, F_REQ, 0, 0, 0,
+	  LM_WIRE_REASON_FEATURES, "several rounds" },
+	{ "refusal_unknown_reason", LM_WIRE_MODE_QUICK, F_REQ, 0, 200, 0,
+	  LM_WIRE_REASON_PROTOCOL, "refused" },
+	{ "ack_config_reserved", LM_WIRE_MODE_QUICK, F_REQ, 0, 0, 1,
+	  LM_WIRE_REASON_PROTOCOL, "acknowledged something else" },
+};
+
+TEST_F_TIMEOUT(fuzz, hostile_destination, 60)
+{
+	unsigned int r;
+
+	for (r = 0; r < sizeof(dst_rules) / sizeof(dst_rules[0]); r++) {
+		const struct dst_rule *rule = &dst_rules[r];
+		struct lm_migrate_opts opts = {
+			.mode = rule->mode, .max_rounds = 1,
+		};
+		struct sockaddr_in sin = {
+			.sin_family = AF_INET,
+			.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+		};
+		struct timeval tv = { .tv_sec = 3 };
+		socklen_t sl = sizeof(sin);
+		struct lm_xfer_status st;
+		struct lm_wire_hello hello;
+		struct lm_wire_hdr hdr;
+		static uint8_t buf[65536];
+		uint32_t abort_reason = 0;
+		struct peer p = {};
+		int lfd, i, ret;
+
+		lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ASSERT_LE(0, lfd);
+		ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sin, sizeof(sin)));
+		ASSERT_EQ(0, listen(lfd, 1));
+		ASSERT_EQ(0, getsockname(lfd, (struct sockaddr *)&sin, &sl));
+		for (i = 0; i < 1000; i++) {
+			ret = lm_nl_migrate(self->nl, self->vm.id, loopback, 4,
+					    ntohs(sin.sin_port), &opts);
+			if (ret != -EBUSY)
+				break;
+			usleep(1000);
+		}
+		ASSERT_EQ(0, ret) {
+			TH_LOG("MIGRATE: %s", lm_nl_extack(self->nl));
+		}
+		p.fd = accept(lfd, NULL, NULL);
+		ASSERT_LE(0, p.fd);
+		close(lfd);
+		setsockopt(p.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+		ASSERT_EQ(LM_WIRE_HELLO, le16toh(hdr.type));
+		hello_fill(&hello, LM_WIRE_ROLE_DESTINATION);
+		hello.features = htole64(rule->features);
+		hello.reserved = htole64(rule->reserved);
+		hello.reason = htole32(rule->hello_reason);
+		ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_HELLO, &hello,
+					     sizeof(hello)));
+		if (rule->ack_reserved) {
+			struct lm_wire_ack ack = {
+				.type = htole32(LM_WIRE_CONFIG),
+				.seq = htole32(1),
+				.reserved = htole64(rule->ack_reserved),
+			};
+
+			ASSERT_EQ(0, peer_recv(&p, &hdr, buf, sizeof(buf)));
+			ASSERT_EQ(LM_WIRE_CONFIG, le16toh(hdr.type));
+			ASSERT_EQ(0, peer_send_frame(&p, LM_WIRE_ACK, &ack,
+						     sizeof(ack)));
+		}
+		while (!peer_recv(&p, &hdr, buf, sizeof(buf)))
+			if (le16toh(hdr.type) == LM_WIRE_ABORT) {
+				abort_reason = le32toh(((struct lm_wire_abort *)buf)->reason);
+				break;
+			}
+		close(p.fd);
+		ASSERT_EQ(0, wait_phase_ms(self->nl, self->vm.id,
+					   LM_PHASE_DONE, &st, 5000));
+		TH_LOG("%-26s phase %u (failed in %u) reason %2u abort %2u \"%s\"",
+		       rule->name, st.phase, st.failed_phase, st.reason,
+		       abort_reason, st.message);
+		EXPECT_EQ(LM_PHASE_FAILED, st.phase);
+		EXPECT_EQ(rule->reason, st.reason);
+		EXPECT_NE(NULL, strstr(st.message, rule->text));
+		EXPECT_EQ(rule->reason, abort_reason);
+		EXPECT_GE(LM_PHASE_CONFIG, st.failed_phase);
 	}
 }
 

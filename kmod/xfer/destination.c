@@ -18,6 +18,7 @@
 #include <linux/net.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/stdarg.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 
@@ -44,8 +45,7 @@ static int destination_accept(struct lm_xfer *x)
 	mutex_unlock(&x->sock_lock);
 	sock_release(sock);
 
-	WRITE_ONCE(x->sock->sk->sk_sndtimeo, LM_XFER_TIMEOUT);
-	WRITE_ONCE(x->sock->sk->sk_rcvtimeo, LM_XFER_TIMEOUT);
+	lm_wire_set_timeouts(x);
 	tcp_sock_set_nodelay(x->sock->sk);
 	return 0;
 }
@@ -63,7 +63,9 @@ static int destination_config(struct lm_xfer *x)
 		return ret;
 	reason = lm_xfer_config_check(x, x->buf, len, &detail, msg, sizeof(msg));
 	if (reason) {
-		lm_xfer_fail(x, -EINVAL, reason, "Layout mismatch: %s", msg);
+		lm_xfer_fail(x, -EINVAL, reason, "%s%s",
+			     reason == LM_WIRE_REASON_PROTOCOL ? "" :
+			     "Layout mismatch: ", msg);
 		lm_wire_send_abort(x, reason, detail, msg);
 		return -EINVAL;
 	}
@@ -72,37 +74,84 @@ static int destination_config(struct lm_xfer *x)
 	return lm_wire_send(x, LM_WIRE_ACK, &ack, sizeof(ack), false);
 }
 
+/* What the destination has received so far, checked against each frame. */
+struct destination_rx {
+	u32 rounds;		/* ROUND_END frames */
+	bool final;		/* the last was FINAL */
+	u64 round_pages;	/* x->stats.pages at the start of the round */
+	u64 round_zero;		/* x->stats.zero_pages at the start of it */
+	u64 state_total;
+	u64 state_got;
+};
+
+static __printf(2, 3)
+int destination_malformed(struct lm_xfer *x, const char *fmt, ...)
+{
+	char why[64];
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(why, sizeof(why), fmt, args);
+	va_end(args);
+	lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL, "Frame %u: %s",
+		     x->rx_seq - 1, why);
+	return -EPROTO;
+}
+
+/*
+ * A ROUND_END: numbered from 0 without gaps, one only (round 0, FINAL) in
+ * quick mode, no unknown flag, and its page counts those the round had.
+ */
 static int destination_round_end(struct lm_xfer *x,
-				 const struct lm_wire_hdr *hdr, bool *final)
+				 const struct lm_wire_hdr *hdr,
+				 struct destination_rx *rx)
 {
 	struct lm_wire_round_end end;
-	size_t len = le32_to_cpu(hdr->len);
+	u64 pages, zero;
+	u32 flags, round;
 	int ret;
 
 	ret = lm_wire_recv_payload(x, hdr, &end, sizeof(end));
 	if (ret)
 		return ret;
-	if (len != sizeof(end))
-		goto malformed;
-	*final = le32_to_cpu(end.flags) & LM_WIRE_ROUND_FINAL;
+	if (le32_to_cpu(hdr->len) != sizeof(end))
+		return destination_malformed(x, "ROUND_END of %u bytes",
+					     le32_to_cpu(hdr->len));
+	flags = le32_to_cpu(end.flags);
+	round = le32_to_cpu(end.round);
+	if (flags & ~LM_WIRE_ROUND_FINAL)
+		return destination_malformed(x, "ROUND_END flags %#x", flags);
+	if (round != rx->rounds)
+		return destination_malformed(x, "ROUND_END of round %u, not %u",
+					     round, rx->rounds);
+	if (x->mode == LM_WIRE_MODE_QUICK && !(flags & LM_WIRE_ROUND_FINAL))
+		return destination_malformed(x, "quick mode ROUND_END not FINAL");
 	spin_lock(&x->lock);
-	x->stats.round = le32_to_cpu(end.round);
+	pages = x->stats.pages - rx->round_pages;
+	zero = x->stats.zero_pages - rx->round_zero;
+	rx->round_pages = x->stats.pages;
+	rx->round_zero = x->stats.zero_pages;
+	x->stats.round = round;
 	spin_unlock(&x->lock);
-	lm_xfer_set_phase(x, *final ? LM_PHASE_STATE : LM_PHASE_PRECOPY);
+	if (le64_to_cpu(end.pages) != pages ||
+	    le64_to_cpu(end.zero_pages) != zero)
+		return destination_malformed(x, "round %u of %llu/%llu pages, not %llu/%llu",
+					     round, le64_to_cpu(end.pages),
+					     le64_to_cpu(end.zero_pages), pages,
+					     zero);
+	rx->rounds++;
+	rx->final = flags & LM_WIRE_ROUND_FINAL;
+	lm_xfer_set_phase(x, rx->final ? LM_PHASE_STATE : LM_PHASE_PRECOPY);
 	return 0;
-
-malformed:
-	lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
-		     "Malformed ROUND_END frame");
-	return -EPROTO;
 }
 
 /* A STATE chunk: in order, within the announced total, into the file. */
 static int destination_state(struct lm_xfer *x, const struct lm_wire_hdr *hdr,
-			     u64 *total, u64 *got)
+			     struct destination_rx *rx)
 {
 	struct lm_wire_state *chunk = x->buf;
 	size_t len = le32_to_cpu(hdr->len), n;
+	u64 total, offset;
 	loff_t pos;
 	ssize_t put;
 	int ret;
@@ -111,36 +160,48 @@ static int destination_state(struct lm_xfer *x, const struct lm_wire_hdr *hdr,
 	if (ret)
 		return ret;
 	if (len <= sizeof(*chunk))
-		goto malformed;
+		return destination_malformed(x, "STATE without data");
 	n = len - sizeof(*chunk);
-	if (!*got)
-		*total = le64_to_cpu(chunk->total);
-	if (n > LM_WIRE_MAX_STATE_CHUNK || *total > LM_WIRE_MAX_STATE ||
-	    le64_to_cpu(chunk->total) != *total ||
-	    le64_to_cpu(chunk->offset) != *got || n > *total - *got)
-		goto malformed;
-	pos = *got;
+	total = le64_to_cpu(chunk->total);
+	offset = le64_to_cpu(chunk->offset);
+	if (!rx->state_got) {
+		if (total > LM_WIRE_MAX_STATE) {
+			lm_xfer_fail(x, -EFBIG, LM_WIRE_REASON_STATE,
+				     "State of %llu bytes (at most %u)", total,
+				     LM_WIRE_MAX_STATE);
+			return -EFBIG;
+		}
+		rx->state_total = total;
+	}
+	if (n > LM_WIRE_MAX_STATE_CHUNK)
+		return destination_malformed(x, "STATE chunk of %zu bytes", n);
+	if (total != rx->state_total)
+		return destination_malformed(x, "STATE total %llu, was %llu",
+					     total, rx->state_total);
+	if (offset != rx->state_got || n > total - rx->state_got)
+		return destination_malformed(x, "STATE chunk [%llu, +%zu) of %llu, expected at %llu",
+					     offset, n, total, rx->state_got);
+	pos = rx->state_got;
 	put = kernel_write(x->state_file, x->buf + sizeof(*chunk), n, &pos);
 	if (put != n) {
 		lm_xfer_fail(x, put < 0 ? put : -EIO, LM_WIRE_REASON_STATE,
 			     "Cannot write the state file");
 		return put < 0 ? put : -EIO;
 	}
-	*got += n;
+	rx->state_got += n;
 	spin_lock(&x->lock);
-	x->stats.state_size = *got;
+	x->stats.state_size = rx->state_got;
 	spin_unlock(&x->lock);
 	return 0;
-
-malformed:
-	lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
-		     "Malformed STATE frame");
-	return -EPROTO;
 }
 
+/*
+ * COMMIT: well-formed, counting the ROUND_ENDs sent, then complete (every
+ * page, the whole state), and the last thing the source sent.
+ */
 static int destination_check_commit(struct lm_xfer *x,
 				    const struct lm_wire_hdr *hdr,
-				    u64 state_total, u64 state_got)
+				    const struct destination_rx *rx)
 {
 	struct lm_wire_commit commit;
 	u64 pages, missing;
@@ -149,25 +210,32 @@ static int destination_check_commit(struct lm_xfer *x,
 	ret = lm_wire_recv_payload(x, hdr, &commit, sizeof(commit));
 	if (ret)
 		return ret;
-	if (le32_to_cpu(hdr->len) != sizeof(commit)) {
-		lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
-			     "Malformed COMMIT frame");
-		return -EPROTO;
-	}
+	if (le32_to_cpu(hdr->len) != sizeof(commit))
+		return destination_malformed(x, "COMMIT of %u bytes",
+					     le32_to_cpu(hdr->len));
+	if (commit.reserved || commit.reserved2)
+		return destination_malformed(x, "COMMIT reserved field not 0");
+	if (le32_to_cpu(commit.rounds) != rx->rounds)
+		return destination_malformed(x, "COMMIT of %u rounds, not %u",
+					     le32_to_cpu(commit.rounds),
+					     rx->rounds);
 	spin_lock(&x->lock);
 	pages = x->stats.pages;
 	spin_unlock(&x->lock);
 	missing = x->layout.total_pages -
 		  bitmap_weight(x->covered, x->layout.total_pages);
 	if (missing || le64_to_cpu(commit.pages) != pages ||
-	    !state_got || state_got != state_total ||
-	    le64_to_cpu(commit.state_size) != state_got) {
+	    !rx->state_got || rx->state_got != rx->state_total ||
+	    le64_to_cpu(commit.state_size) != rx->state_got) {
 		lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_INCOMPLETE,
 			     "COMMIT with %llu pages never received, %llu/%llu pages and %llu/%llu state bytes",
 			     missing, pages, le64_to_cpu(commit.pages),
-			     state_got, le64_to_cpu(commit.state_size));
+			     rx->state_got, le64_to_cpu(commit.state_size));
 		return -EPROTO;
 	}
+	/* Nothing follows COMMIT: a source that sends more is broken. */
+	if (lm_wire_rx_pending(x))
+		return destination_malformed(x, "bytes after COMMIT");
 	return 0;
 }
 
@@ -181,9 +249,8 @@ static int destination_unexpected(struct lm_xfer *x, u16 type)
 /* Receive frames until COMMIT. */
 static int destination_receive(struct lm_xfer *x)
 {
-	u64 state_total = 0, state_got = 0;
+	struct destination_rx rx = {};
 	struct lm_wire_hdr hdr;
-	bool final = false;
 	int ret;
 
 	lm_xfer_set_phase(x, x->mode == LM_WIRE_MODE_LIVE ? LM_PHASE_PRECOPY :
@@ -197,18 +264,16 @@ static int destination_receive(struct lm_xfer *x)
 		if (ret)
 			return ret;
 		type = le16_to_cpu(hdr.type);
-		if (type == LM_WIRE_COMMIT && final)
-			return destination_check_commit(x, &hdr, state_total,
-							state_got);
+		if (type == LM_WIRE_COMMIT && rx.final)
+			return destination_check_commit(x, &hdr, &rx);
 		if (type == LM_WIRE_ABORT)
 			return lm_wire_expect_abort(x, &hdr);
-		if (type == LM_WIRE_PAGES && !final)
+		if (type == LM_WIRE_PAGES && !rx.final)
 			ret = lm_xfer_recv_pages(x, &hdr);
-		else if (type == LM_WIRE_ROUND_END && !final)
-			ret = destination_round_end(x, &hdr, &final);
-		else if (type == LM_WIRE_STATE && final)
-			ret = destination_state(x, &hdr, &state_total,
-						&state_got);
+		else if (type == LM_WIRE_ROUND_END && !rx.final)
+			ret = destination_round_end(x, &hdr, &rx);
+		else if (type == LM_WIRE_STATE && rx.final)
+			ret = destination_state(x, &hdr, &rx);
 		else
 			ret = destination_unexpected(x, type);
 		if (ret)

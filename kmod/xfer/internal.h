@@ -138,6 +138,7 @@ struct lm_xfer {
 	struct lm_xfer_layout layout;
 	u32 tx_seq;
 	u32 rx_seq;
+	u64 features;		/* LM_WIRE_F_*, as the handshake agreed */
 	bool abort_sent;
 	void *buf;		/* LM_XFER_BUF_SIZE bytes of scratch */
 	struct page **pages;	/* LM_WIRE_MAX_BATCH_PAGES pointers */
@@ -147,6 +148,8 @@ struct lm_xfer {
 	/* By backing: one slot's harvest, before it is put in its backing's. */
 	unsigned long *dirty_scratch;
 	bool tracking;		/* we started dirty tracking on the VM */
+	/* Source: the VM paused for us, lm may not be unloaded (source.c). */
+	bool module_held;
 	u32 vcpus_locked;	/* vcpu->mutex held, vCPUs 0 to this - 1 */
 	/* Source: pacing to x->bandwidth, while pacing is true. */
 	bool pacing;
@@ -158,7 +161,10 @@ struct lm_xfer {
 
 /* Scratch: a whole STATE chunk with its header fits. */
 #define LM_XFER_BUF_SIZE	(LM_WIRE_MAX_STATE_CHUNK + 64)
-/* How long a peer may stay silent, and lmctl may take for its part. */
+/*
+ * How long lmctl may take for its part (a peer's silence: the module's
+ * peer_timeout parameter, wire.c).
+ */
 #define LM_XFER_TIMEOUT		(60 * HZ)
 #define LM_XFER_CONNECT_TIMEOUT	(10 * HZ)
 
@@ -216,6 +222,9 @@ int lm_wire_recv_payload(struct lm_xfer *x, const struct lm_wire_hdr *hdr,
 			 void *buf, size_t size);
 int lm_wire_expect(struct lm_xfer *x, u16 type, void *buf, size_t size,
 		   size_t *len);
+int lm_wire_salvage_abort(struct lm_xfer *x);
+bool lm_wire_rx_pending(struct lm_xfer *x);
+void lm_wire_set_timeouts(struct lm_xfer *x);
 int lm_wire_handshake_source(struct lm_xfer *x);
 int lm_wire_handshake_destination(struct lm_xfer *x);
 

@@ -232,7 +232,92 @@ void lm_xfer_config_encode(const struct lm_xfer_layout *layout, u32 mode,
 	}
 }
 
-/* The rest of lm_xfer_config_check() for backings; @config's length holds. */
+/*
+ * What makes a CONFIG well-formed, before it is compared with our VM: the
+ * entries are those of a real layout in the source's page size (aligned,
+ * not empty, sorted, not overlapping), every reserved field and unknown
+ * flag is 0, and total_pages is their sum. Returns the reason to refuse it
+ * with, LM_WIRE_REASON_PROTOCOL or 0.
+ */
+static int config_wellformed(struct lm_xfer *x,
+			     const struct lm_wire_config *config,
+			     char *msg, size_t msg_len)
+{
+	const struct lm_wire_slot *slot = (const void *)(config + 1);
+	const struct lm_wire_backing *backing = (const void *)(config + 1);
+	u32 page_size = le32_to_cpu(config->page_size);
+	u32 i, nr = le32_to_cpu(config->nr_slots);
+	u32 mode = le32_to_cpu(config->mode);
+	u64 pages = 0, end = 0;
+
+	if (mode != LM_WIRE_MODE_QUICK && mode != LM_WIRE_MODE_LIVE) {
+		snprintf(msg, msg_len, "CONFIG mode %u unknown", mode);
+		return LM_WIRE_REASON_PROTOCOL;
+	}
+	if (mode == LM_WIRE_MODE_LIVE && !(x->features & LM_WIRE_F_ROUNDS)) {
+		snprintf(msg, msg_len, "CONFIG live mode without ROUNDS");
+		return LM_WIRE_REASON_PROTOCOL;
+	}
+	if (page_size < 512 || !is_power_of_2(page_size)) {
+		snprintf(msg, msg_len, "CONFIG page size %u", page_size);
+		return LM_WIRE_REASON_PROTOCOL;
+	}
+	if (!le32_to_cpu(config->nr_vcpus)) {
+		snprintf(msg, msg_len, "CONFIG without vCPUs");
+		return LM_WIRE_REASON_PROTOCOL;
+	}
+	for (i = 0; i < nr; i++) {
+		u64 size, gpa = 0;
+		u32 as_id = 0;
+
+		if (x->by_backing) {
+			size = le64_to_cpu(backing[i].size);
+			if (backing[i].reserved[0] || backing[i].reserved[1] ||
+			    backing[i].reserved[2])
+				goto reserved;
+		} else {
+			size = le64_to_cpu(slot[i].size);
+			gpa = le64_to_cpu(slot[i].gpa);
+			as_id = le32_to_cpu(slot[i].as_id);
+			if (slot[i].reserved ||
+			    le32_to_cpu(slot[i].flags) & ~LM_WIRE_SLOT_READONLY)
+				goto reserved;
+		}
+		if (!size || size & (page_size - 1) || gpa & (page_size - 1)) {
+			snprintf(msg, msg_len,
+				 "CONFIG entry %u: size %#llx at %#llx", i, size,
+				 gpa);
+			return LM_WIRE_REASON_PROTOCOL;
+		}
+		/* Sorted by address space, then address; no overlap. */
+		if (!x->by_backing && i &&
+		    (as_id < le32_to_cpu(slot[i - 1].as_id) ||
+		     (as_id == le32_to_cpu(slot[i - 1].as_id) && gpa < end))) {
+			snprintf(msg, msg_len,
+				 "CONFIG slot %u out of order or overlapping", i);
+			return LM_WIRE_REASON_PROTOCOL;
+		}
+		if (!x->by_backing && gpa + size < gpa) {
+			snprintf(msg, msg_len, "CONFIG slot %u wraps around", i);
+			return LM_WIRE_REASON_PROTOCOL;
+		}
+		end = gpa + size;
+		/* At most 1024 entries of < 2^64 bytes: no overflow. */
+		pages += size / page_size;
+	}
+	if (le64_to_cpu(config->total_pages) != pages) {
+		snprintf(msg, msg_len, "CONFIG total_pages %llu, entries %llu",
+			 le64_to_cpu(config->total_pages), pages);
+		return LM_WIRE_REASON_PROTOCOL;
+	}
+	return 0;
+
+reserved:
+	snprintf(msg, msg_len, "CONFIG entry %u: reserved bits set", i);
+	return LM_WIRE_REASON_PROTOCOL;
+}
+
+/* The rest of lm_xfer_config_check() for backings; @config is well-formed. */
 static int config_check_backings(const struct lm_xfer_layout *layout,
 				 const struct lm_wire_config *config,
 				 u32 *detail, char *msg, size_t msg_len)
@@ -256,25 +341,16 @@ static int config_check_backings(const struct lm_xfer_layout *layout,
 				 i, size, ours);
 			return LM_WIRE_REASON_SLOT;
 		}
-		if (backing->reserved[0] || backing->reserved[1] ||
-		    backing->reserved[2])
-			goto malformed;
 	}
 	*detail = 0;
-	if (le64_to_cpu(config->total_pages) != layout->total_pages)
-		goto malformed;
 	return 0;
-
-malformed:
-	*detail = 0;
-	snprintf(msg, msg_len, "Malformed CONFIG frame");
-	return LM_WIRE_REASON_PROTOCOL;
 }
 
 /*
  * Check the source's CONFIG (@len bytes at @buf) against our layout.
  * Returns 0 or an enum lm_wire_reason, with @detail and @msg saying what
- * differs, in words an operator can act on.
+ * differs, in words an operator can act on. A malformed CONFIG is refused
+ * (PROTOCOL) before anything is compared.
  */
 int lm_xfer_config_check(struct lm_xfer *x, const void *buf, size_t len,
 			 u32 *detail, char *msg, size_t msg_len)
@@ -282,19 +358,20 @@ int lm_xfer_config_check(struct lm_xfer *x, const void *buf, size_t len,
 	const struct lm_xfer_layout *layout = &x->layout;
 	const struct lm_wire_config *config = buf;
 	const struct lm_wire_slot *slot = buf + sizeof(*config);
-	u32 i, nr_slots, mode;
+	u32 i, nr_slots;
+	int reason;
 
 	*detail = 0;
 	if (len < sizeof(*config))
 		goto malformed;
 	nr_slots = le32_to_cpu(config->nr_slots);
-	if (nr_slots > LM_WIRE_MAX_SLOTS ||
+	if (!nr_slots || nr_slots > LM_WIRE_MAX_SLOTS ||
 	    len != sizeof(*config) + nr_slots * sizeof(*slot))
 		goto malformed;
-	mode = le32_to_cpu(config->mode);
-	if (mode != LM_WIRE_MODE_QUICK && mode != LM_WIRE_MODE_LIVE)
-		goto malformed;
-	x->mode = mode;
+	reason = config_wellformed(x, config, msg, msg_len);
+	if (reason)
+		return reason;
+	x->mode = le32_to_cpu(config->mode);
 
 	if (le32_to_cpu(config->page_size) != PAGE_SIZE) {
 		snprintf(msg, msg_len, "Page size: source %u, destination %lu",
@@ -345,15 +422,11 @@ int lm_xfer_config_check(struct lm_xfer *x, const void *buf, size_t len,
 				 i, le32_to_cpu(slot->flags), ours->flags);
 			return LM_WIRE_REASON_SLOT;
 		}
-		if (slot->reserved)
-			goto malformed;
 	}
 	*detail = 0;
-	if (le64_to_cpu(config->total_pages) != layout->total_pages)
-		goto malformed;
 	return 0;
 
 malformed:
-	snprintf(msg, msg_len, "Malformed CONFIG frame");
+	snprintf(msg, msg_len, "Malformed CONFIG frame of %zu bytes", len);
 	return LM_WIRE_REASON_PROTOCOL;
 }

@@ -144,36 +144,61 @@ static int rx_data_run_user(struct lm_xfer *x, unsigned long hva, u32 n,
 
 /*
  * Check a PAGES descriptor; returns the unit (slot or backing) it names or
- * NULL (and fails @x).
+ * NULL (and fails @x). Runs are in ascending order without overlap; in
+ * quick mode every page comes once, so a page received before is refused
+ * (live mode resends pages: the newest copy wins).
  */
 static const struct lm_xfer_unit *rx_check_desc(struct lm_xfer *x,
 						const struct lm_wire_hdr *hdr)
 {
 	const struct lm_wire_pages *desc = x->buf;
 	const struct lm_wire_run *runs = x->buf + sizeof(*desc);
-	u32 i, nr_runs, nr_pages, nr_data, sum = 0, data = 0;
+	u32 i, nr_runs, nr_pages, nr_data, flags, sum = 0, data = 0;
 	const struct lm_xfer_unit *unit;
+	bool once = x->mode == LM_WIRE_MODE_QUICK;
+	const char *why;
+	u64 end = 0;
 
 	nr_runs = le32_to_cpu(desc->nr_runs);
 	nr_pages = le32_to_cpu(desc->nr_pages);
 	nr_data = le32_to_cpu(desc->nr_data);
+	flags = le32_to_cpu(desc->flags);
+	why = "no such slot";
 	if (le32_to_cpu(desc->slot) >= x->layout.nr_units)
 		goto malformed;
 	unit = &x->layout.units[le32_to_cpu(desc->slot)];
-	if (le32_to_cpu(desc->flags) & ~LM_WIRE_PAGES_DATA_CRC)
+	why = "unknown flags";
+	if (flags & ~LM_WIRE_PAGES_DATA_CRC)
+		goto malformed;
+	why = "data_crc set without DATA_CRC";
+	if (!(flags & LM_WIRE_PAGES_DATA_CRC) && desc->data_crc)
 		goto malformed;
 	for (i = 0; i < nr_runs; i++) {
 		u64 first = le64_to_cpu(runs[i].first);
 		u32 n = le32_to_cpu(runs[i].nr_pages);
-		u32 flags = le32_to_cpu(runs[i].flags);
+		u32 run_flags = le32_to_cpu(runs[i].flags);
 
-		if (!n || n > LM_WIRE_MAX_BATCH_PAGES || flags & ~LM_WIRE_RUN_ZERO ||
+		why = "a run out of its slot";
+		if (!n || n > LM_WIRE_MAX_BATCH_PAGES ||
 		    first >= unit->npages || n > unit->npages - first)
 			goto malformed;
+		why = "unknown run flags";
+		if (run_flags & ~LM_WIRE_RUN_ZERO)
+			goto malformed;
+		why = "runs out of order or overlapping";
+		if (i && first < end)
+			goto malformed;
+		why = "a page sent twice in quick mode";
+		if (once && x->covered &&
+		    find_next_bit(x->covered, unit->first + first + n,
+				  unit->first + first) < unit->first + first + n)
+			goto malformed;
+		end = first + n;
 		sum += n;
-		if (!(flags & LM_WIRE_RUN_ZERO))
+		if (!(run_flags & LM_WIRE_RUN_ZERO))
 			data += n;
 	}
+	why = "counts do not add up";
 	if (sum != nr_pages || data != nr_data ||
 	    le32_to_cpu(hdr->len) != sizeof(*desc) + nr_runs * sizeof(*runs) +
 				     (u64)nr_data * PAGE_SIZE)
@@ -182,7 +207,7 @@ static const struct lm_xfer_unit *rx_check_desc(struct lm_xfer *x,
 
 malformed:
 	lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
-		     "Malformed PAGES frame %u", x->rx_seq - 1);
+		     "Malformed PAGES frame %u: %s", x->rx_seq - 1, why);
 	return NULL;
 }
 

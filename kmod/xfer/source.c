@@ -14,12 +14,13 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
+#include <linux/module.h>
 #include <linux/net.h>
 #include <linux/sched.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 
-/* Connect with a short timeout, then allow the peer LM_XFER_TIMEOUT. */
+/* Connect with a short timeout, then allow the peer its peer_timeout. */
 static int source_connect(struct lm_xfer *x)
 {
 	struct sock *sk = x->sock->sk;
@@ -29,13 +30,19 @@ static int source_connect(struct lm_xfer *x)
 
 	WRITE_ONCE(sk->sk_sndtimeo, LM_XFER_CONNECT_TIMEOUT);
 	ret = kernel_connect(x->sock, (struct sockaddr *)&x->addr, len, 0);
+	/* A blocking connect out of time is still "in progress". */
+	if (ret == -EINPROGRESS) {
+		lm_xfer_fail(x, -ETIMEDOUT, LM_WIRE_REASON_CONNECTION,
+			     "No answer from the destination within %d s",
+			     LM_XFER_CONNECT_TIMEOUT / HZ);
+		return -ETIMEDOUT;
+	}
 	if (ret) {
 		lm_xfer_fail(x, ret, LM_WIRE_REASON_CONNECTION,
 			     "Cannot connect to the destination");
 		return ret;
 	}
-	WRITE_ONCE(sk->sk_sndtimeo, LM_XFER_TIMEOUT);
-	WRITE_ONCE(sk->sk_rcvtimeo, LM_XFER_TIMEOUT);
+	lm_wire_set_timeouts(x);
 	tcp_sock_set_nodelay(sk);
 	return 0;
 }
@@ -56,7 +63,7 @@ static int source_config(struct lm_xfer *x)
 	if (ret)
 		return ret;
 	if (len != sizeof(ack) || le32_to_cpu(ack.type) != LM_WIRE_CONFIG ||
-	    le32_to_cpu(ack.seq) != seq) {
+	    le32_to_cpu(ack.seq) != seq || ack.reserved) {
 		lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
 			     "The destination acknowledged something else than CONFIG");
 		return -EPROTO;
@@ -109,6 +116,15 @@ static int source_wait_switchover(struct lm_xfer *x)
 		return -ETIMEDOUT;
 	}
 	x->switchover_ns = ktime_get_ns();
+	/*
+	 * The VM is paused for us until the transfer ends: past COMMIT only
+	 * its outcome tells lmctl whether the VM may run here again, and an
+	 * unloaded lm could not tell it. Unloading is refused until then
+	 * (at most the peer's timeout once it stops answering). Before the
+	 * switchover, unloading cancels, and the VM never stopped running.
+	 */
+	__module_get(THIS_MODULE);
+	x->module_held = true;
 	return 0;
 }
 
@@ -269,7 +285,7 @@ static int source_commit(struct lm_xfer *x)
 	if (ret)
 		return ret;
 	if (len != sizeof(ack) || le32_to_cpu(ack.type) != LM_WIRE_COMMIT ||
-	    le32_to_cpu(ack.seq) != seq) {
+	    le32_to_cpu(ack.seq) != seq || ack.reserved) {
 		lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
 			     "The destination acknowledged something else than COMMIT");
 		return -EPROTO;
@@ -335,6 +351,7 @@ static int source_run(struct lm_xfer *x)
 int lm_xfer_source_thread(void *data)
 {
 	struct lm_xfer *x = data;
+	bool held;
 	int ret;
 
 	ret = lm_xfer_thread_setup(x);
@@ -342,9 +359,19 @@ int lm_xfer_source_thread(void *data)
 		ret = lm_xfer_tx_init(x);
 	if (!ret)
 		ret = source_run(x);
+	/* A destination that gave up mid-stream may have said why. */
+	if (ret == -EPIPE || ret == -ECONNRESET)
+		ret = lm_wire_salvage_abort(x) ?: ret;
 	if (ret)
 		lm_xfer_finish_error(x, ret);
 	lm_xfer_dirty_stop(x);
+	held = x->module_held;
 	lm_xfer_thread_cleanup(x);
+	/*
+	 * Only a return is left of our text: whoever unloads lm stops this
+	 * thread first (kthread_stop() on VM teardown) and waits for it.
+	 */
+	if (held)
+		module_put(THIS_MODULE);
 	return ret;
 }

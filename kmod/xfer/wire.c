@@ -11,8 +11,41 @@
 #include "internal.h"
 
 #include <linux/crc32c.h>
+#include <linux/moduleparam.h>
 #include <linux/net.h>
 #include <linux/uio.h>
+#include <net/sock.h>
+
+/*
+ * How long a peer may stay silent, in seconds: a blocked send or receive
+ * gives up after that (LM_WIRE_REASON_TIMEOUT). 60 by default; a slow or
+ * lossy link may need more, a test of a stalled peer less. It must stay
+ * above the time a switchover takes (the source is silent meanwhile).
+ */
+static unsigned int peer_timeout = 60;
+
+static int peer_timeout_set(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, 3600);
+}
+
+static const struct kernel_param_ops peer_timeout_ops = {
+	.set = peer_timeout_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(peer_timeout, &peer_timeout_ops, &peer_timeout, 0644);
+MODULE_PARM_DESC(peer_timeout,
+		 "Seconds a migration peer may stay silent (1-3600, default 60)");
+
+/* Applied to a connected socket; later transfers see a new value. */
+void lm_wire_set_timeouts(struct lm_xfer *x)
+{
+	long timeo = (long)READ_ONCE(peer_timeout) * HZ;
+
+	WRITE_ONCE(x->sock->sk->sk_sndtimeo, timeo);
+	WRITE_ONCE(x->sock->sk->sk_rcvtimeo, timeo);
+}
 
 u32 lm_wire_crc(const void *buf, size_t len)
 {
@@ -149,11 +182,18 @@ int lm_wire_recv_hdr(struct lm_xfer *x, struct lm_wire_hdr *hdr)
 		return -EPROTO;
 	}
 	x->rx_seq++;
-	if (type < LM_WIRE_HELLO || type > LM_WIRE_ABORT || hdr->flags ||
-	    hdr->reserved || le32_to_cpu(hdr->len) > LM_WIRE_MAX_FRAME) {
+	if (type < LM_WIRE_HELLO || type > LM_WIRE_ABORT ||
+	    le32_to_cpu(hdr->len) > LM_WIRE_MAX_FRAME) {
 		lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
 			     "Malformed frame header (type %u, length %u)",
 			     type, le32_to_cpu(hdr->len));
+		return -EPROTO;
+	}
+	if (hdr->flags || hdr->reserved) {
+		lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
+			     "%s frame header: flags %#x, reserved %#x: not 0",
+			     lm_wire_type_name(type), le16_to_cpu(hdr->flags),
+			     le32_to_cpu(hdr->reserved));
 		return -EPROTO;
 	}
 	return 0;
@@ -197,10 +237,17 @@ static int wire_peer_aborted(struct lm_xfer *x, const void *buf, size_t len)
 		return -EPROTO;
 	}
 	reason = le32_to_cpu(abort->reason);
+	/* All 64 bytes may be text: the NUL is ours. */
 	memcpy(message, abort->message, sizeof(abort->message));
 	message[sizeof(abort->message)] = '\0';
-	lm_xfer_fail(x, -ECONNABORTED, reason ?: LM_WIRE_REASON_PROTOCOL,
-		     "Peer aborted: %s", message);
+	/* CONNECTION is a local report, never a peer's: not known either. */
+	if (!reason || reason >= LM_WIRE_REASON_CONNECTION) {
+		lm_xfer_fail(x, -ECONNABORTED, LM_WIRE_REASON_PROTOCOL,
+			     "Peer aborted with unknown reason %u: %s", reason,
+			     message);
+		return -ECONNABORTED;
+	}
+	lm_xfer_fail(x, -ECONNABORTED, reason, "Peer aborted: %s", message);
 	return -ECONNABORTED;
 }
 
@@ -258,9 +305,61 @@ static void wire_hello(struct lm_wire_hello *hello, u32 role, u64 features,
 	hello->reason = cpu_to_le32(reason);
 }
 
+/*
+ * A send failed because the peer closed or reset the connection: it may
+ * have said why just before. An ABORT already waiting in our receive
+ * queue (data received before a reset stays readable) becomes the cause
+ * of the failure, rather than "connection lost"; nothing waits for one.
+ * Returns -ECONNABORTED if it found one, else 0.
+ */
+int lm_wire_salvage_abort(struct lm_xfer *x)
+{
+	struct {
+		struct lm_wire_hdr hdr;
+		struct lm_wire_abort abort;
+	} __packed f;
+	struct kvec vec = { .iov_base = &f, .iov_len = sizeof(f) };
+	struct msghdr msg = {};
+	int ret;
+
+	if (!x->sock)
+		return 0;
+	ret = kernel_recvmsg(x->sock, &msg, &vec, 1, sizeof(f),
+			     MSG_DONTWAIT | MSG_WAITALL);
+	if (ret != sizeof(f) ||
+	    le32_to_cpu(f.hdr.hdr_crc) != lm_wire_crc(&f.hdr, 16) ||
+	    le16_to_cpu(f.hdr.type) != LM_WIRE_ABORT ||
+	    le32_to_cpu(f.hdr.seq) != x->rx_seq ||
+	    le32_to_cpu(f.hdr.len) != sizeof(f.abort) ||
+	    le32_to_cpu(f.hdr.payload_crc) != lm_wire_crc(&f.abort,
+							  sizeof(f.abort)))
+		return 0;
+	x->rx_seq++;
+	return wire_peer_aborted(x, &f.abort, sizeof(f.abort));
+}
+
+/* Whether bytes from the peer wait to be read; does not wait or consume. */
+bool lm_wire_rx_pending(struct lm_xfer *x)
+{
+	char byte;
+	struct kvec vec = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {};
+
+	return kernel_recvmsg(x->sock, &msg, &vec, 1, 1,
+			      MSG_DONTWAIT | MSG_PEEK) > 0;
+}
+
+/* A reason a peer may send: 1 to 17. */
+static bool wire_reason_known(u32 reason)
+{
+	return reason && reason < LM_WIRE_REASON_CONNECTION;
+}
+
 int lm_wire_handshake_source(struct lm_xfer *x)
 {
 	struct lm_wire_hello hello;
+	const char *why = NULL;
+	u64 features;
 	size_t len;
 	u32 reason;
 	int ret;
@@ -273,24 +372,88 @@ int lm_wire_handshake_source(struct lm_xfer *x)
 	if (ret)
 		return ret;
 	reason = le32_to_cpu(hello.reason);
-	if (len != sizeof(hello) || le32_to_cpu(hello.magic) != LM_WIRE_MAGIC)
+	features = le64_to_cpu(hello.features);
+	if (len != sizeof(hello) || le32_to_cpu(hello.magic) != LM_WIRE_MAGIC) {
 		reason = LM_WIRE_REASON_MAGIC;
-	else if (!reason && le32_to_cpu(hello.role) != LM_WIRE_ROLE_DESTINATION)
+		why = "The destination does not speak lm's protocol";
+	} else if (reason) {
+		if (!wire_reason_known(reason))
+			reason = LM_WIRE_REASON_PROTOCOL;
+	} else if (hello.reserved) {
+		reason = LM_WIRE_REASON_PROTOCOL;
+		why = "The destination's HELLO has reserved bits set";
+	} else if (le32_to_cpu(hello.role) != LM_WIRE_ROLE_DESTINATION) {
 		reason = LM_WIRE_REASON_ROLE;
-	else if (!reason && le32_to_cpu(hello.version) != LM_WIRE_VERSION)
+		why = "The peer is not a destination";
+	} else if (le32_to_cpu(hello.version) != LM_WIRE_VERSION) {
 		reason = LM_WIRE_REASON_VERSION;
-	if (reason) {
+		why = "The destination chose a protocol version we do not speak";
+	} else if (features & ~wire_features(x)) {
+		reason = LM_WIRE_REASON_PROTOCOL;
+		why = "The destination chose features it was not offered";
+	} else if ((features & LM_WIRE_F_REQUIRED) != LM_WIRE_F_REQUIRED) {
+		reason = LM_WIRE_REASON_FEATURES;
+		why = "The destination lacks a required feature";
+	} else if (x->by_backing && !(features & LM_WIRE_F_BY_BACKING)) {
+		/* A destination that does not know the bit just leaves it out. */
+		reason = LM_WIRE_REASON_FEATURES;
+		why = "The destination does not key pages by RAM backing";
+	} else if (x->mode == LM_WIRE_MODE_LIVE &&
+		   !(features & LM_WIRE_F_ROUNDS)) {
+		reason = LM_WIRE_REASON_FEATURES;
+		why = "The destination cannot take several rounds (live mode)";
+	}
+	if (reason && !why) {
 		lm_xfer_fail(x, -ECONNREFUSED, reason,
 			     "The destination refused the handshake (reason %u)",
 			     reason);
 		return -ECONNREFUSED;
 	}
-	/* A destination that does not know the bit just leaves it out. */
-	if (x->by_backing &&
-	    !(le64_to_cpu(hello.features) & LM_WIRE_F_BY_BACKING)) {
-		lm_xfer_fail(x, -ECONNREFUSED, LM_WIRE_REASON_FEATURES,
-			     "The destination does not key pages by RAM backing");
+	if (reason) {
+		lm_xfer_fail(x, -ECONNREFUSED, reason, "%s", why);
 		return -ECONNREFUSED;
+	}
+	x->features = features;
+	return 0;
+}
+
+/*
+ * The checks, in the order protocol.rst gives: the first that fails is the
+ * reason of the refusing HELLO.
+ */
+static u32 wire_check_source_hello(struct lm_xfer *x,
+				   const struct lm_wire_hello *hello,
+				   size_t len, const char **why)
+{
+	u64 features = le64_to_cpu(hello->features);
+
+	if (len != sizeof(*hello) ||
+	    le32_to_cpu(hello->magic) != LM_WIRE_MAGIC) {
+		*why = "Refused a peer that does not speak lm's protocol";
+		return LM_WIRE_REASON_MAGIC;
+	}
+	if (hello->reason || hello->reserved) {
+		*why = "Refused a source HELLO with reason or reserved set";
+		return LM_WIRE_REASON_PROTOCOL;
+	}
+	if (le32_to_cpu(hello->version) < LM_WIRE_VERSION) {
+		*why = "Refused a source of an older protocol version";
+		return LM_WIRE_REASON_VERSION;
+	}
+	if (le32_to_cpu(hello->role) != LM_WIRE_ROLE_SOURCE) {
+		*why = "Refused a peer that is not a source";
+		return LM_WIRE_REASON_ROLE;
+	}
+	if ((features & LM_WIRE_F_REQUIRED) != LM_WIRE_F_REQUIRED) {
+		*why = "Refused a source lacking a required feature";
+		return LM_WIRE_REASON_FEATURES;
+	}
+	/* The two layouts are of different kinds: nothing would match. */
+	if (!(features & LM_WIRE_F_BY_BACKING) != !x->by_backing) {
+		*why = x->by_backing ?
+		       "Refused a source that does not key pages by RAM backing" :
+		       "Refused a source that keys pages by RAM backing";
+		return LM_WIRE_REASON_FEATURES;
 	}
 	return 0;
 }
@@ -298,43 +461,28 @@ int lm_wire_handshake_source(struct lm_xfer *x)
 int lm_wire_handshake_destination(struct lm_xfer *x)
 {
 	struct lm_wire_hello hello;
-	u32 reason = 0;
+	const char *why = NULL;
+	u32 reason;
 	size_t len;
 	u64 features;
 	int ret;
 
+	/* A first frame that is not a HELLO is answered with an ABORT. */
 	ret = lm_wire_expect(x, LM_WIRE_HELLO, &hello, sizeof(hello), &len);
 	if (ret)
 		return ret;
-	features = le64_to_cpu(hello.features);
-	if (len != sizeof(hello) || le32_to_cpu(hello.magic) != LM_WIRE_MAGIC)
-		reason = LM_WIRE_REASON_MAGIC;
-	else if (le32_to_cpu(hello.version) < LM_WIRE_VERSION)
-		reason = LM_WIRE_REASON_VERSION;
-	else if (le32_to_cpu(hello.role) != LM_WIRE_ROLE_SOURCE)
-		reason = LM_WIRE_REASON_ROLE;
-	else if ((features & LM_WIRE_F_REQUIRED) != LM_WIRE_F_REQUIRED)
-		reason = LM_WIRE_REASON_FEATURES;
-	/* The two layouts are of different kinds: nothing would match. */
-	else if (!(features & LM_WIRE_F_BY_BACKING) != !x->by_backing)
-		reason = LM_WIRE_REASON_FEATURES;
+	reason = wire_check_source_hello(x, &hello, len, &why);
+	/* Unknown bits of a newer source are left out of the answer. */
+	features = le64_to_cpu(hello.features) & wire_features(x);
 
-	wire_hello(&hello, LM_WIRE_ROLE_DESTINATION,
-		   features & wire_features(x), reason);
+	wire_hello(&hello, LM_WIRE_ROLE_DESTINATION, features, reason);
 	ret = lm_wire_send(x, LM_WIRE_HELLO, &hello, sizeof(hello), false);
-	if (reason == LM_WIRE_REASON_FEATURES &&
-	    !(features & LM_WIRE_F_BY_BACKING) != !x->by_backing) {
-		lm_xfer_fail(x, -ECONNREFUSED, reason,
-			     x->by_backing ?
-			     "Refused a source that does not key pages by RAM backing" :
-			     "Refused a source that keys pages by RAM backing");
-		return -ECONNREFUSED;
-	}
 	if (reason) {
-		lm_xfer_fail(x, -ECONNREFUSED, reason,
-			     "Refused an incompatible source (reason %u)",
-			     reason);
+		/* The refusing HELLO says it all: no ABORT follows. */
+		x->abort_sent = true;
+		lm_xfer_fail(x, -ECONNREFUSED, reason, "%s", why);
 		return -ECONNREFUSED;
 	}
+	x->features = features;
 	return ret;
 }

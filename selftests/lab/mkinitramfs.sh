@@ -199,6 +199,8 @@ copy_dir() {
 copy_dir "$build/bin" usr/bin
 copy_dir "$build/bench" bench
 copy_dir "$build/tests" tests
+# Helpers of the shell tests (wire_relay).
+copy_dir "$build/lab-bin" lib/lab
 
 # --- QEMU, for the tests that run an unmodified QEMU VM with nested KVM:
 # Debian's binary with its libraries, the firmware a pc machine booting with

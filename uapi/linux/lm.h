@@ -311,7 +311,10 @@
 #define LM_GENL_NAME		"lm"
 #define LM_GENL_VERSION		1
 
-/* Version of the migration wire protocol (see lm_wire.h). */
+/*
+ * Version of the migration wire protocol: lm_wire.h defines it as well,
+ * identically, so that either header can be included alone.
+ */
 #define LM_WIRE_VERSION		1
 
 enum lm_cmd {

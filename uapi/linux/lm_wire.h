@@ -2,9 +2,20 @@
 /*
  * lm: live migration of KVM virtual machines, done in the kernel.
  *
- * Migration wire protocol, version LM_WIRE_VERSION (see linux/lm.h).
+ * Migration wire protocol, version LM_WIRE_VERSION (below; linux/lm.h
+ * defines it too, identically, for LM_A_INFO_WIRE_VERSION).
  * Documentation/protocol.rst is the normative description: it gives the
- * byte offset of every field and the order in which frames are exchanged.
+ * byte offset of every field, the order in which frames are exchanged and
+ * the reason each malformed frame is refused with.
+ *
+ * Every field named reserved, and every flag bit not defined here, is sent
+ * as 0 and refused by a receiver if not 0 (LM_WIRE_REASON_PROTOCOL); the
+ * only exception is struct lm_wire_hello's features, whose unknown bits
+ * are left out of the answer. Counts (ROUND_END's pages, COMMIT's rounds)
+ * must be exactly what was sent.
+ *
+ * There is no keep-alive frame: a side gives up on a peer silent (or not
+ * reading) for 60 s, lm's module parameter peer_timeout.
  *
  * Every multi-byte field is little-endian and every structure has a fixed
  * size with explicit padding, so the layout below is the layout on the wire
@@ -18,6 +29,9 @@
 
 #include <linux/types.h>
 
+/* The version this header describes, in struct lm_wire_hello.version. */
+#define LM_WIRE_VERSION		1
+
 /* "lmwr" as bytes on the wire. */
 #define LM_WIRE_MAGIC		0x72776d6cU
 
@@ -29,7 +43,8 @@
 #define LM_WIRE_MAX_SLOTS	1024
 #define LM_WIRE_MAX_BATCH_PAGES	512
 #define LM_WIRE_MAX_STATE	(64U << 20)	/* whole state blob */
-#define LM_WIRE_MAX_STATE_CHUNK	(1U << 20)	/* bytes of one STATE frame */
+/* Data bytes of one STATE frame, after its struct lm_wire_state. */
+#define LM_WIRE_MAX_STATE_CHUNK	(1U << 20)
 
 /* Frame types, in struct lm_wire_hdr.type. */
 enum lm_wire_type {
@@ -121,10 +136,12 @@ enum lm_wire_reason {
 };
 
 /*
- * HELLO, 32 bytes. The source sends it first; the destination answers with
- * its own HELLO, where @version is the version both will speak, @features
- * the features both will use, and @reason non-zero if it refuses (it then
- * closes the connection).
+ * HELLO, 32 bytes. The source sends it first, with @reason 0; the
+ * destination answers with its own HELLO, where @version is the version
+ * both will speak, @features the features both will use (a subset of the
+ * source's), and @reason non-zero if it refuses (it then closes the
+ * connection; no ABORT follows). A first frame that is not a HELLO is
+ * answered with an ABORT.
  */
 struct lm_wire_hello {
 	__le32 magic;		/*  0: LM_WIRE_MAGIC */
@@ -143,13 +160,18 @@ enum lm_wire_mode {
 /* One memory slot in CONFIG, 32 bytes. */
 struct lm_wire_slot {
 	__le32 as_id;		/*  0: address space (x86: 1 = SMM) */
-	__le32 flags;		/*  4: LM_WIRE_SLOT_* */
+	__le32 flags;		/*  4: LM_WIRE_SLOT_*, other bits 0 */
 	__le64 gpa;		/*  8: guest physical base, page aligned */
 	__le64 size;		/* 16: bytes, a multiple of the page size */
 	__le64 reserved;	/* 24: 0 */
 };
 
-#define LM_WIRE_SLOT_READONLY	(1U << 0)	/* KVM_MEM_READONLY */
+/*
+ * Read-only for the guest. The protocol's own bit, not KVM's flags: a
+ * slot with KVM_MEM_READONLY (bit 1 of kvm_userspace_memory_region.flags)
+ * is sent with this bit; KVM_MEM_LOG_DIRTY_PAGES (bit 0) is never sent.
+ */
+#define LM_WIRE_SLOT_READONLY	(1U << 0)
 
 /*
  * One RAM backing in CONFIG under LM_WIRE_F_BY_BACKING, 32 bytes: a shared
@@ -166,6 +188,11 @@ struct lm_wire_backing {
  * address space then guest physical address. PAGES frames name a slot by
  * its index in this table. The destination answers with an ACK, or with an
  * ABORT naming the first difference it found.
+ *
+ * Well-formed first, or refused with LM_WIRE_REASON_PROTOCOL: 1 to 1024
+ * entries, sizes non-zero and page-aligned, slots sorted without overlap,
+ * @total_pages their sum, @nr_vcpus not 0, @mode live only with
+ * LM_WIRE_F_ROUNDS. Then compared with the destination's own VM.
  *
  * Under LM_WIRE_F_BY_BACKING, @nr_slots struct lm_wire_backing follow
  * instead, in the order of the lowest guest physical address (address
@@ -192,7 +219,8 @@ struct lm_wire_ack {
  * PAGES, a batch of pages of one slot: 24 bytes, @nr_runs struct
  * lm_wire_run (the descriptor, covered by the header's payload_crc), then
  * the data of every page of every run without LM_WIRE_RUN_ZERO, in run
- * order, page_size bytes each.
+ * order, page_size bytes each. Runs are in ascending order without
+ * overlap; in quick mode no page is sent twice.
  */
 struct lm_wire_pages {
 	__le32 slot;		/*  0: index in CONFIG's table (slot or backing) */
@@ -200,7 +228,7 @@ struct lm_wire_pages {
 	__le32 nr_pages;	/*  8: sum of the runs' nr_pages, <= 512 */
 	__le32 nr_data;		/* 12: pages followed by data */
 	__le32 flags;		/* 16: LM_WIRE_PAGES_* */
-	__le32 data_crc;	/* 20: CRC-32C of all page data if DATA_CRC */
+	__le32 data_crc;	/* 20: CRC-32C of all page data if DATA_CRC, else 0 */
 	/* struct lm_wire_run runs[nr_runs]; at offset 24 */
 };
 
@@ -208,7 +236,8 @@ struct lm_wire_pages {
  * The page data is checksummed. A sender sets this only when the pages
  * cannot change while they are sent (the guest is paused); in pre-copy
  * rounds a page may be rewritten while in flight, and is then dirty and
- * sent again.
+ * sent again. A receiver never requires it. Without data (zero runs only)
+ * data_crc is the CRC of nothing, 0.
  */
 #define LM_WIRE_PAGES_DATA_CRC	(1U << 0)
 
@@ -221,13 +250,17 @@ struct lm_wire_run {
 
 #define LM_WIRE_RUN_ZERO	(1U << 0)	/* every page is zero: no data */
 
-/* ROUND_END, 48 bytes: the source finished a pass over memory. */
+/*
+ * ROUND_END, 48 bytes: the source finished a pass over memory. Rounds are
+ * numbered from 0 without gaps; quick mode has round 0 only, FINAL. The
+ * destination checks @pages and @zero_pages; the rest are statistics.
+ */
 struct lm_wire_round_end {
 	__le32 round;		/*  0: 0 for the first (full) pass */
 	__le32 flags;		/*  4: LM_WIRE_ROUND_* */
-	__le64 pages;		/*  8: pages sent in this round */
-	__le64 zero_pages;	/* 16: of which sent as zero */
-	__le64 bytes;		/* 24: frame bytes sent in this round */
+	__le64 pages;		/*  8: pages of the round's PAGES runs */
+	__le64 zero_pages;	/* 16: of which in zero runs */
+	__le64 bytes;		/* 24: bytes of the round's PAGES frames */
 	__le64 duration_ns;	/* 32: time the round took on the source */
 	__le64 dirty_pages;	/* 40: pages dirtied meanwhile (next round) */
 };
@@ -236,9 +269,10 @@ struct lm_wire_round_end {
 #define LM_WIRE_ROUND_FINAL	(1U << 0)
 
 /*
- * STATE, 16 bytes followed by up to LM_WIRE_MAX_STATE_CHUNK bytes of the
+ * STATE, 16 bytes followed by 1 to LM_WIRE_MAX_STATE_CHUNK bytes of the
  * VMM's opaque CPU and device state blob; chunks come in order, without
- * gaps, after the final ROUND_END.
+ * gaps, after the final ROUND_END, each with the same @total (1 to
+ * LM_WIRE_MAX_STATE; over it: LM_WIRE_REASON_STATE).
  */
 struct lm_wire_state {
 	__le64 total;		/*  0: size of the whole blob, <= MAX_STATE */
@@ -251,12 +285,13 @@ struct lm_wire_state {
  * totals, loads the state, resumes the VM and answers ACK; or ABORT, and
  * then the source may run again. After sending COMMIT the source must not
  * resume the VM unless it receives ABORT: without an answer it cannot know
- * whether the destination runs it.
+ * whether the destination runs it. Nothing follows COMMIT; after the ACK
+ * the destination closes the connection.
  */
 struct lm_wire_commit {
-	__le64 pages;		/*  0: pages sent in all rounds */
+	__le64 pages;		/*  0: pages sent in all rounds (resent too) */
 	__le64 state_size;	/*  8: bytes of state sent */
-	__le32 rounds;		/* 16: ROUND_END frames sent */
+	__le32 rounds;		/* 16: ROUND_END frames sent, FINAL's too */
 	__le32 reserved;	/* 20: 0 */
 	__le64 reserved2;	/* 24: 0 */
 };
@@ -265,7 +300,10 @@ struct lm_wire_commit {
  * ABORT, 72 bytes: either side gives up, then closes the connection.
  * @detail depends on @reason (for LM_WIRE_REASON_SLOT, the slot index, or
  * the backing index under LM_WIRE_F_BY_BACKING);
- * @message is a human-readable explanation, NUL padded.
+ * @detail is 0 for other reasons. @message is a human-readable
+ * explanation, NUL padded; it may fill all 64 bytes without a NUL. A
+ * reason a receiver does not know (or 0, or CONNECTION) is reported as
+ * LM_WIRE_REASON_PROTOCOL.
  */
 struct lm_wire_abort {
 	__le32 reason;		/*  0: enum lm_wire_reason */

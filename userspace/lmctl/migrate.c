@@ -203,7 +203,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	uint64_t t_start, t_pause = 0;
 	char state_path[] = "/tmp/lm-state-tx-XXXXXX";
 	int c, ret, state_fd = -1, status = LMCTL_EXIT_FAILURE;
-	bool attached = false, paused = false, progress;
+	bool attached = false, paused = false, switched = false, progress;
 	bool auto_converge = false;
 	struct converge converge = { 0 };
 	struct lm_nl *nl, *ev = NULL;
@@ -364,6 +364,14 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		lmctl_fail(ctx, ret, NULL, "switch vm %u over", id);
 		goto out_cancel;
 	}
+	switched = true;
+	/*
+	 * From here lm has the state and holds the guest's memory: a VMM
+	 * that dies now does not take the VM with it, the transfer goes on
+	 * and the destination runs it. Its death is no longer a reason to
+	 * cancel.
+	 */
+	ctx->vmm_fd = -1;
 	ret = xfer_wait(ctx, ev, id, 0, -1, progress, &st);
 	if (ret) {
 		lmctl_fail(ctx, ret, xfer_wait_why(ret),
@@ -391,13 +399,24 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 
 out_cancel:
 	lm_nl_cancel(nl, id);
-	/* The transfer may have gone too far to give the VM back. */
-	if (paused && !xfer_wait(ctx, NULL, id, 0, 10000, false, &st) &&
-	    (st.phase == LM_PHASE_DONE || !xfer_may_resume(&st))) {
-		lmctl_err("the destination may run the VM: it stays paused here");
-		paused = false;
-		if (st.phase != LM_PHASE_DONE)
-			status = LMCTL_EXIT_UNCERTAIN;
+	/*
+	 * The transfer may have gone too far to give the VM back. Once lm
+	 * has the switchover, a transfer that cannot be read any more (the
+	 * VM detached under us) may have sent COMMIT: as the guardian does,
+	 * the VM then stays paused.
+	 */
+	if (paused) {
+		ret = xfer_wait(ctx, NULL, id, 0, 10000, false, &st);
+		if (ret ? switched : st.phase == LM_PHASE_DONE ||
+				     !xfer_may_resume(&st)) {
+			if (ret)
+				lmctl_err("the transfer of vm %u cannot be read after the switchover (%s): COMMIT may have been sent",
+					  id, xfer_wait_why(ret) ?: strerror(-ret));
+			lmctl_err("the destination may run the VM: it stays paused here");
+			paused = false;
+			if (ret || st.phase != LM_PHASE_DONE)
+				status = LMCTL_EXIT_UNCERTAIN;
+		}
 	}
 out:
 	/* A VM that runs here again runs at full speed. */

@@ -242,6 +242,8 @@ const char *xfer_wait_why(int err)
 		return "interrupted";
 	if (err == -EPIPE)
 		return "the VMM closed its socket: it exited";
+	if (err == -ENOPKG)
+		return "the lm module was unloaded, which cancelled the transfer";
 	return NULL;
 }
 
@@ -252,6 +254,20 @@ static bool vmm_gone(int fd)
 
 	return fd >= 0 && poll(&pfd, 1, 0) == 1 &&
 	       (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/* Is lm gone, or on its way out (its family is unregistered first)? */
+static bool lm_unloading(void)
+{
+	char state[16] = "";
+	FILE *f = fopen("/sys/module/lm/initstate", "r");
+
+	if (!f)
+		return true;
+	if (!fgets(state, sizeof(state), f))
+		state[0] = '\0';
+	fclose(f);
+	return !strncmp(state, "going", 5);
 }
 
 int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
@@ -269,6 +285,9 @@ int xfer_wait(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
 
 		/* STATUS is the reference; events only wake us early. */
 		ret = lm_nl_xfer_status(nl, id, st);
+		/* Our family gone with the module: say so, not "no such file". */
+		if (ret == -ENOENT && lm_unloading())
+			return -ENOPKG;
 		if (ret)
 			return ret;
 		if (progress)
