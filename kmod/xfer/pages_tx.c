@@ -34,6 +34,7 @@
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/uaccess.h>
 #include <linux/wait.h>
 #include <net/sock.h>
 
@@ -186,9 +187,38 @@ static int tx_pace(struct lm_xfer *x, u64 bytes)
 }
 
 /*
+ * Where tx_batch() keeps its copy of a page: the last page of x->buf's
+ * first LM_WIRE_MAX_STATE_CHUNK bytes, past the descriptor, the runs, the
+ * zero flags and the method's vector.
+ */
+#define TX_BOUNCE_OFFSET	(LM_WIRE_MAX_STATE_CHUNK - PAGE_SIZE)
+static_assert(sizeof(struct lm_wire_pages) +
+	      LM_WIRE_MAX_BATCH_PAGES * (sizeof(struct lm_wire_run) + sizeof(bool) +
+					 sizeof(struct kvec) +
+					 sizeof(struct bio_vec)) + 64 <=
+	      TX_BOUNCE_OFFSET);
+
+/*
+ * Copy a guest page for the zero check and the CRC with a copy that
+ * survives a machine check: a latent memory error in guest memory then
+ * fails the migration (the VMM gets SIGBUS if it touches the page), where
+ * a plain kernel read of the page would panic the host. The copy stays in
+ * the cache for the two reads that follow. The network stack still reads
+ * the page itself when it sends it (sendpage), by then just read whole.
+ */
+static int tx_copy_page(struct page *page, void *bounce)
+{
+	void *addr = kmap_local_page(page);
+	unsigned long left = copy_mc_to_kernel(bounce, addr, PAGE_SIZE);
+
+	kunmap_local(addr);
+	return left ? -EHWPOISON : 0;
+}
+
+/*
  * Send pages [@first, @first + @n) of unit @index as one PAGES frame. The
  * pages are pinned in x->pages; x->buf holds the descriptor, the zero flags
- * and the method's vector, one after the other.
+ * and the method's vector, one after the other, and a copy of one page.
  */
 static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 		    bool data_crc)
@@ -197,21 +227,26 @@ static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 	struct lm_wire_run *runs = x->buf + sizeof(*desc);
 	bool *zero = (void *)(runs + LM_WIRE_MAX_BATCH_PAGES);
 	void *scratch = PTR_ALIGN((void *)(zero + LM_WIRE_MAX_BATCH_PAGES), 64);
+	void *bounce = x->buf + TX_BOUNCE_OFFSET;
 	u32 i, nr_runs = 0, nr_data = 0, crc = ~0U;
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		void *addr;
-
 		/* Memory the guest never touched: the shared zero page. */
 		if (is_zero_pfn(page_to_pfn(x->pages[i]))) {
 			zero[i] = true;
 		} else {
-			addr = kmap_local_page(x->pages[i]);
-			zero[i] = !memchr_inv(addr, 0, PAGE_SIZE);
+			ret = tx_copy_page(x->pages[i], bounce);
+			if (ret) {
+				lm_xfer_fail(x, ret, LM_WIRE_REASON_INTERNAL,
+					     "Memory error in guest page %llu of %s %u",
+					     first + i, x->layout.by_backing ?
+					     "RAM backing" : "slot", index);
+				return ret;
+			}
+			zero[i] = !memchr_inv(bounce, 0, PAGE_SIZE);
 			if (!zero[i] && data_crc)
-				crc = crc32c(crc, addr, PAGE_SIZE);
-			kunmap_local(addr);
+				crc = crc32c(crc, bounce, PAGE_SIZE);
 		}
 
 		nr_data += !zero[i];
