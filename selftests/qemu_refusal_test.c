@@ -10,6 +10,8 @@
  *  - a second balloon, without an id (QOM's peripheral-anon container);
  *  - guest RAM in a private (share=off) backend, which QEMU's own stream
  *    would carry over lm's pages;
+ *  - a vhost-user device (virtio-fs, with QEMU's virtiofsd as its
+ *    backend): its state lives in another process;
  *  - KVM's dirty ring instead of its dirty log (refused by lm's MIGRATE
  *    for a live migration: the pre-copy needs the log);
  *  - with nothing refused, the same command gets past the checks (it then
@@ -32,12 +34,14 @@ FIXTURE(qemu_refusal)
 {
 	struct qemu q;
 	char err[128];
+	pid_t virtiofsd;
 };
 
 FIXTURE_VARIANT(qemu_refusal)
 {
 	const char *const *extra;
 	const char *accel;
+	bool virtiofs;			/* start virtiofsd for the device */
 	bool private_ram;
 	bool receive;			/* refused by receive, not migrate */
 	const char *reason;		/* in lmctl's message; NULL: not refused */
@@ -46,6 +50,12 @@ FIXTURE_VARIANT(qemu_refusal)
 
 static const char *const balloon[] = {
 	"-device", "virtio-balloon-pci,id=balloon0", NULL
+};
+#define VIRTIOFSD	"/usr/lib/qemu/virtiofsd"
+#define VIRTIOFS_SOCK	"/tmp/lmrefusal-vfs.sock"
+static const char *const vhost_user_fs[] = {
+	"-chardev", "socket,id=vfs,path=" VIRTIOFS_SOCK,
+	"-device", "vhost-user-fs-pci,chardev=vfs,tag=lm", NULL
 };
 static const char *const balloon_anon[] = {
 	"-device", "virtio-balloon-pci", NULL
@@ -64,6 +74,10 @@ FIXTURE_VARIANT_ADD(qemu_refusal, balloon_receive) {
 FIXTURE_VARIANT_ADD(qemu_refusal, private_ram) {
 	.private_ram = true, .receive = true, .reason = "not shared",
 	.status = "inmigrate",
+};
+FIXTURE_VARIANT_ADD(qemu_refusal, vhost_user) {
+	.extra = vhost_user_fs, .virtiofs = true, .reason = "vhost-user",
+	.status = "running",
 };
 FIXTURE_VARIANT_ADD(qemu_refusal, dirty_ring) {
 	.accel = "kvm,dirty-ring-size=4096", .reason = "dirty ring",
@@ -84,8 +98,25 @@ FIXTURE_SETUP(qemu_refusal)
 
 	if (!qemu_available())
 		SKIP(return, "QEMU or lm-guest not in this lab image");
+	if (variant->virtiofs) {
+		int i;
+
+		if (access(VIRTIOFSD, X_OK))
+			SKIP(return, VIRTIOFSD " not in this lab image");
+		unlink(VIRTIOFS_SOCK);
+		self->virtiofsd = spawn("mkdir -p /tmp/lmrefusal-share && exec " VIRTIOFSD
+					" --socket-path=" VIRTIOFS_SOCK
+					" -o source=/tmp/lmrefusal-share -o sandbox=chroot 2> /tmp/lmrefusal-vfsd.log");
+		for (i = 0; i < 100 && access(VIRTIOFS_SOCK, F_OK); i++)
+			usleep(50000);
+		ASSERT_EQ(0, access(VIRTIOFS_SOCK, F_OK));
+	}
 	ASSERT_EQ(0, qemu_start_opts(&self->q, &o)) {
 		qemu_print_serial(&self->q);
+		TH_LOG("QEMU pid %d %s, qmp %d", self->q.pid,
+		       self->q.pid > 0 && !kill(self->q.pid, 0) ? "alive" : "gone",
+		       self->q.qmp);
+		sh("ls -la %s; cat /tmp/lmrefusal-vfsd.log", self->q.dir);
 	}
 	snprintf(self->err, sizeof(self->err), "%s/lmctl.err", self->q.dir);
 }
@@ -94,6 +125,11 @@ FIXTURE_TEARDOWN(qemu_refusal)
 {
 	unlink(self->err);
 	qemu_stop(&self->q);
+	if (self->virtiofsd > 0) {
+		kill(self->virtiofsd, SIGTERM);
+		waitpid(self->virtiofsd, NULL, 0);
+		unlink(VIRTIOFS_SOCK);
+	}
 }
 
 /* QEMU's run state ("running", "inmigrate", ...) into @buf. */

@@ -222,6 +222,9 @@ if [[ -n $qemu_bin && -f $build/guest/lm-guest.elf ]]; then
 	done
 	mkdir -p "$root/lib/lab/guest"
 	cp "$build/guest/lm-guest.elf" "$root/lib/lab/guest/"
+	# A vhost-user backend, for the refusal of vhost-user devices.
+	[[ -x /usr/lib/qemu/virtiofsd ]] &&
+		add_dynamic /usr/lib/qemu/virtiofsd /usr/lib/qemu/virtiofsd
 fi
 
 # --- the L2 Linux guest (l2-guest.sh builds it into $build/l2 with
