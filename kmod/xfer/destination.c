@@ -26,6 +26,9 @@ static int destination_accept(struct lm_xfer *x)
 	struct socket *sock;
 	int ret;
 
+	/* lmctl accepted the connection itself. */
+	if (!x->listen_sock)
+		goto out_set_timeouts;
 	ret = kernel_accept(x->listen_sock, &sock, 0);
 	if (ret) {
 		lm_xfer_fail(x, ret, LM_WIRE_REASON_CONNECTION,
@@ -44,6 +47,7 @@ static int destination_accept(struct lm_xfer *x)
 	mutex_unlock(&x->sock_lock);
 	sock_release(sock);
 
+out_set_timeouts:
 	WRITE_ONCE(x->sock->sk->sk_sndtimeo, LM_XFER_TIMEOUT);
 	WRITE_ONCE(x->sock->sk->sk_rcvtimeo, LM_XFER_TIMEOUT);
 	tcp_sock_set_nodelay(x->sock->sk);

@@ -27,6 +27,9 @@ static int source_connect(struct lm_xfer *x)
 						  sizeof(struct sockaddr_in6);
 	int ret;
 
+	/* lmctl connected the socket itself. */
+	if (x->sock_file)
+		goto out_set_timeouts;
 	WRITE_ONCE(sk->sk_sndtimeo, LM_XFER_CONNECT_TIMEOUT);
 	ret = kernel_connect(x->sock, (struct sockaddr *)&x->addr, len, 0);
 	if (ret) {
@@ -34,6 +37,7 @@ static int source_connect(struct lm_xfer *x)
 			     "Cannot connect to the destination");
 		return ret;
 	}
+out_set_timeouts:
 	WRITE_ONCE(sk->sk_sndtimeo, LM_XFER_TIMEOUT);
 	WRITE_ONCE(sk->sk_rcvtimeo, LM_XFER_TIMEOUT);
 	tcp_sock_set_nodelay(sk);
@@ -72,9 +76,11 @@ static bool source_peer_spoke(struct lm_xfer *x)
 {
 	struct sock *sk = x->sock->sk;
 
+	/* kTLS may hold a whole record off the TCP queue: ask it. */
 	return READ_ONCE(sk->sk_err) ||
 	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
-	       !skb_queue_empty_lockless(&sk->sk_receive_queue);
+	       !skb_queue_empty_lockless(&sk->sk_receive_queue) ||
+	       sk_is_readable(sk);
 }
 
 /*
