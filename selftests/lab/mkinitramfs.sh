@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build the lab VM's initramfs (cpio newc, gzip): busybox, the kvm modules
-# and their dependencies, veth, tls, lm.ko, iproute2's ip with its libraries,
-# the programs, every test and benchmark from the build directory, and
+# and their dependencies, veth, tls with AES-GCM, lm.ko, iproute2's ip
+# with its libraries, the programs, every test and benchmark from the build directory, and
 # /init. Which tests a lab VM runs is its plan (plan.sh), which run.sh
 # appends to this image: tests call each other (migrate_workloads_test.sh
 # runs migrate_quick_test.sh), so all of them are always there.
@@ -137,8 +137,10 @@ add_module() {
 # The L2 Linux guest's network (l2.sh): a tap in a bridge.
 l2_modules=
 [[ -f $build/l2/vmlinux ]] && l2_modules="tun bridge"
-# tls: kTLS, which lmctl installs on a migration's connection.
-for name in irqbypass kvm kvm-amd veth tls $l2_modules ${LAB_MODULES:-}; do
+# tls and the AES-GCM it encrypts with: kTLS, which lmctl installs on a
+# migration's connection (the kernel would load them on demand).
+tls_modules="tls gcm ctr ghash-generic aesni-intel"
+for name in irqbypass kvm kvm-amd veth $tls_modules $l2_modules ${LAB_MODULES:-}; do
 	mod=$(find_module "$name") || die "module $name not in $moddir/modules.dep"
 	add_module "$mod"
 done

@@ -285,9 +285,11 @@ static int tls_install(int fd, int dir, const uint8_t *secret)
 		/* rec_seq 0: the first record after the handshake. */
 		ret = setsockopt(fd, SOL_TLS, dir, &ci, sizeof(ci));
 		if (ret)
-			lmctl_err("cannot give the kernel the TLS %s key: %s",
+			lmctl_err("cannot give the kernel the TLS %s key: %s%s",
 				  dir == TLS_TX ? "send" : "receive",
-				  strerror(errno));
+				  strerror(errno), errno == ENOENT ?
+				  " (no gcm(aes) in the kernel: modprobe gcm aesni-intel)" :
+				  "");
 	}
 	explicit_bzero(&ci, sizeof(ci));
 	explicit_bzero(iv, sizeof(iv));
