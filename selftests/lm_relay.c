@@ -2,10 +2,11 @@
 /*
  * lm-relay: the man in the middle of tls_test.sh, a plain TCP relay.
  *
- *   lm-relay record PORT ADDR DPORT FILE
+ *   lm-relay record PORT ADDR DPORT FILE RECORDS
  *       accept one connection on 127.0.0.1:PORT, connect to ADDR:DPORT and
- *       copy both ways until both ends closed; what the client sent is
- *       written to FILE.
+ *       copy both ways; what the client sent is written to FILE. Once the
+ *       client sent RECORDS whole TLS records (its handshake: ClientHello
+ *       and Finished), both connections are closed.
  *   lm-relay replay FILE ADDR DPORT
  *       connect to ADDR:DPORT, send FILE, and read whatever comes back until
  *       the peer closes (at most 20 s).
@@ -59,6 +60,9 @@ static int record(char **argv)
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	int lfd, cfd, sfd, out, one = 1;
 	bool live[2] = { true, true };
+	long records = atol(argv[6]);
+	size_t have = 0, need = 5;
+	unsigned char hdr[5];
 	char buf[65536];
 
 	sin.sin_port = htons(atoi(argv[2]));
@@ -100,9 +104,30 @@ static int record(char **argv)
 				live[i] = false;
 				continue;
 			}
-			if (!i)
-				write_all(out, buf, n);
+			if (i) {
+				write_all(to, buf, n);
+				continue;
+			}
+			/* Client bytes: up to the end of its RECORDS-th record. */
+			for (ssize_t k = 0; k < n && records; k++) {
+				if (have < 5)
+					hdr[have] = buf[k];
+				if (++have == 5)
+					need = 5 + (hdr[3] << 8 | hdr[4]);
+				if (have == need) {
+					records--;
+					have = 0;
+					need = 5;
+					if (!records)
+						n = k + 1;
+				}
+			}
+			write_all(out, buf, n);
 			write_all(to, buf, n);
+			if (!records) {
+				close(out);
+				return 0;
+			}
 		}
 	}
 	close(out);
@@ -131,10 +156,10 @@ static int replay(char **argv)
 
 int main(int argc, char **argv)
 {
-	if (argc == 6 && !strcmp(argv[1], "record"))
+	if (argc == 7 && !strcmp(argv[1], "record"))
 		return record(argv);
 	if (argc == 5 && !strcmp(argv[1], "replay"))
 		return replay(argv);
-	fprintf(stderr, "usage: lm-relay record PORT ADDR DPORT FILE | replay FILE ADDR DPORT\n");
+	fprintf(stderr, "usage: lm-relay record PORT ADDR DPORT FILE RECORDS | replay FILE ADDR DPORT\n");
 	return 2;
 }

@@ -14,13 +14,14 @@
 #
 # each is refused with a message on both sides, the source VM keeps
 # running, lmctl receive keeps waiting and its VM stays untouched. Then
-#  5. the right source migrates (quick: the live migrations of the other
-#     tests are encrypted too) through a relay that records what it sends; the destination's memory before resume equals the source's at
-#     pause, and both namespaces' kTLS counters show the stream was kTLS;
-#  6. the recording, the whole client side of that migration, replayed to
-#     a fresh destination: refused in the handshake, nothing reaches lm,
-#     that VM untouched;
-#  7. migrate and receive without --psk-file or --insecure, and with a key
+#  5. the right source through a relay that records its handshake, then
+#     cuts the connection (a destination of its own accepts it);
+#  6. the right source, directly: an encrypted migration; the destination's
+#     memory before resume equals the source's at pause, and both
+#     namespaces' kTLS counters show the stream was kTLS;
+#  7. the recorded handshake replayed to a fresh destination: refused in
+#     the handshake, nothing reaches lm, that VM untouched;
+#  8. migrate and receive without --psk-file or --insecure, and with a key
 #     file others may read, refuse to start.
 #
 # Output is TAP.
@@ -37,6 +38,7 @@ fi
 MEM=32M
 PORT=7000
 RELAY_PORT=7100
+REC_PORT=7001
 WORK=$(mktemp -d /tmp/tls_test.XXXXXX)
 pids=
 
@@ -120,8 +122,7 @@ attempt() {
 		"$@" > "$WORK/migrate.out" 2> "$WORK/migrate.err"
 	status=$?
 	sed 's/^/# migrate: /' "$WORK/migrate.err"
-	log "$(date +%T)"
-}
+	}
 
 # untouched NAME: VMM NAME still waits for its guest, which never ran.
 untouched() {
@@ -209,10 +210,14 @@ no_transfer() {
 check "1-4: lm never started a transfer of the destination VM $dst_id" \
 	no_transfer
 
-# --- 5. The right source, through a recording relay.
-tx0=$(tls_stat $SRC_NS TlsTxSw)
-rx0=$(tls_stat $DST_NS TlsRxSw)
-in_src lm-relay record $RELAY_PORT $DST_ADDR $PORT "$WORK/recording" \
+# --- 5. The right source through a relay that records its handshake (its
+# ClientHello and Finished records) and then cuts both connections: a
+# destination of its own accepts that handshake.
+start_vmm dst0 $DST_NS --mem $MEM --incoming ||
+	{ echo "Bail out! lmvm dst0"; exit 1; }
+start_receive dst0 $REC_PORT || { echo "Bail out! lmctl receive dst0"; exit 1; }
+rec_recv=$recv_pid
+in_src lm-relay record $RELAY_PORT $DST_ADDR $REC_PORT "$WORK/recording" 2 \
 	> "$WORK/relay.out" 2>&1 &
 pids="$pids $!"
 i=0
@@ -220,11 +225,32 @@ while ! grep -q listening "$WORK/relay.out" 2>/dev/null && [ $i -lt 50 ]; do
 	i=$((i + 1))
 	sleep 0.1
 done
-log "$(date +%T) migrating through the relay"
-in_src lmctl migrate --pid $src_pid --control "$WORK/src.sock" \
-	--to 127.0.0.1:$RELAY_PORT --psk-file "$WORK/psk" --mode quick \
-	> "$WORK/migrate.out" 2> "$WORK/migrate.err"
-status=$?
+attempt_to() { # attempt_to ADDR:PORT ARGS...: as attempt, from the source
+	to=$1
+	shift
+	in_src lmctl migrate --pid $src_pid --control "$WORK/src.sock" \
+		--to $to "$@" > "$WORK/migrate.out" 2> "$WORK/migrate.err"
+	status=$?
+	sed 's/^/# migrate: /' "$WORK/migrate.out" "$WORK/migrate.err"
+}
+attempt_to 127.0.0.1:$RELAY_PORT --psk-file "$WORK/psk" --mode quick
+i=0
+while kill -0 $rec_recv 2>/dev/null && [ $i -lt 100 ]; do
+	i=$((i + 1))
+	sleep 0.1
+done
+kill $rec_recv 2>/dev/null
+wait $rec_recv
+sed 's/^/# receive: /' "$WORK/dst0.err"
+log "recorded $(wc -c < "$WORK/recording") bytes of the source's handshake"
+check "5: the recorded handshake was accepted" \
+	[ "$(refused_count dst0)" = 0 ]
+check "5: cut after it, the migration fails ($status)" [ $status -eq 1 ]
+
+# --- 6. The right source, directly: an encrypted migration.
+tx0=$(tls_stat $SRC_NS TlsTxSw)
+rx0=$(tls_stat $DST_NS TlsRxSw)
+attempt_to $DST_ADDR:$PORT --psk-file "$WORK/psk" --mode quick
 i=0
 while kill -0 $dst_recv 2>/dev/null && [ $i -lt 300 ]; do
 	i=$((i + 1))
@@ -232,58 +258,54 @@ while kill -0 $dst_recv 2>/dev/null && [ $i -lt 300 ]; do
 done
 wait $dst_recv
 recv_status=$?
-log "$(date +%T) done"
-sed 's/^/# migrate: /' "$WORK/migrate.out" "$WORK/migrate.err"
-sed 's/^/# receive: /' "$WORK/dst.recv" "$WORK/dst.err"
-sed 's/^/# relay: /' "$WORK/relay.out"
-check "5: the encrypted migration succeeds ($status)" [ $status -eq 0 ]
-check "5: lmctl receive succeeds ($recv_status)" [ $recv_status -eq 0 ]
+sed 's/^/# receive: /' "$WORK/dst.recv"
+check "6: the encrypted migration succeeds ($status)" [ $status -eq 0 ]
+check "6: lmctl receive succeeds ($recv_status)" [ $recv_status -eq 0 ]
 src_sum=$(ctl src checksum | sed 's/^ok //')
 dst_sum=$(sed -n 's/^checksum before resume: //p' "$WORK/dst.recv")
 log "source checksum at pause: $src_sum; destination before resume: $dst_sum"
-check "5: destination memory equals the source's at pause" \
+check "6: destination memory equals the source's at pause" \
 	[ -n "$src_sum" -a "$src_sum" = "$dst_sum" ]
-check "5: the destination runs" \
+check "6: the destination runs" \
 	[ "$(field state "$(ctl dst status)")" = running ]
 tx1=$(tls_stat $SRC_NS TlsTxSw)
 rx1=$(tls_stat $DST_NS TlsRxSw)
 log "kTLS sessions: source TX $tx0 -> $tx1, destination RX $rx0 -> $rx1"
-check "5: the source sent with kTLS" [ "$tx1" -gt "$tx0" ]
-check "5: the destination received with kTLS" [ "$rx1" -gt "$rx0" ]
-log "recorded $(wc -c < "$WORK/recording") bytes from the source"
+check "6: the source sent with kTLS" [ "$tx1" -gt "$tx0" ]
+check "6: the destination received with kTLS" [ "$rx1" -gt "$rx0" ]
 
-# --- 6. That recording replayed to a fresh destination.
+# --- 7. The recorded handshake replayed to a fresh destination.
 ctl src quit > /dev/null
 start_vmm dst2 $DST_NS --mem $MEM --incoming ||
 	{ echo "Bail out! lmvm dst2"; exit 1; }
 start_receive dst2 $PORT || { echo "Bail out! lmctl receive dst2"; exit 1; }
 in_src lm-relay replay "$WORK/recording" $DST_ADDR $PORT > /dev/null 2>&1 &
 pids="$pids $!"
-check "6: the replayed handshake is refused" wait_refused dst2 1
+check "7: the replayed handshake is refused" wait_refused dst2 1
 sed 's/^/# receive: /' "$WORK/dst2.err"
-check "6: lmctl receive still waits" kill -0 $recv_pid
-check "6: the fresh destination VM never ran, no page written" untouched dst2
+check "7: lmctl receive still waits" kill -0 $recv_pid
+check "7: the fresh destination VM never ran, no page written" untouched dst2
 kill $recv_pid
 wait $recv_pid 2>/dev/null
 
-# --- 7. Nothing starts without a key or an explicit --insecure.
+# --- 8. Nothing starts without a key or an explicit --insecure.
 lmctl migrate --control "$WORK/dst2.sock" --to $DST_ADDR:$PORT \
 	> /dev/null 2> "$WORK/nokey.err"
 status=$?
-check "7: migrate without --psk-file or --insecure refuses ($status)" \
+check "8: migrate without --psk-file or --insecure refuses ($status)" \
 	[ $status -ne 0 ]
-check "7: ..." grep -q "no --psk-file" "$WORK/nokey.err"
+check "8: ..." grep -q "no --psk-file" "$WORK/nokey.err"
 lmctl receive --control "$WORK/dst2.sock" --listen $DST_ADDR:$PORT \
 	> /dev/null 2> "$WORK/nokey.err"
 status=$?
-check "7: receive without --psk-file or --insecure refuses ($status)" \
+check "8: receive without --psk-file or --insecure refuses ($status)" \
 	[ $status -ne 0 ]
 chmod 644 "$WORK/psk"
 lmctl receive --control "$WORK/dst2.sock" --listen $DST_ADDR:$PORT \
 	--psk-file "$WORK/psk" > /dev/null 2> "$WORK/mode.err"
 status=$?
 sed 's/^/# /' "$WORK/mode.err"
-check "7: a key file others may read is refused ($status)" \
+check "8: a key file others may read is refused ($status)" \
 	grep -q "may be read by others" "$WORK/mode.err"
 
 echo "1..$n"
