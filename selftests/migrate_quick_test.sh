@@ -55,10 +55,17 @@ MODE=${MIGRATE_MODE:-quick}
 WORKLOAD=${MIGRATE_WORKLOAD:-sweep}
 VCPUS=${MIGRATE_VCPUS:-1}
 WORK=$(mktemp -d /tmp/migrate_quick.XXXXXX)
-# Every migration here is authenticated and encrypted (TLS 1.3 PSK, kTLS).
+# Quick migrations here are authenticated and encrypted (TLS 1.3 PSK,
+# kTLS); live ones run over plain TCP (--insecure) unless MIGRATE_TLS=1:
+# TCG's AES-GCM moves about 3 MiB/s in the lab, below the 10 MiB/s the
+# workloads dirty, so an encrypted live migration of them cannot converge
+# here (tls_test.sh migrates a 1 GiB guest live, encrypted).
 (umask 077 && echo "lab:$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" \
 	> "$WORK/psk")
 TLS="--psk-file $WORK/psk"
+if [ "${MIGRATE_TLS:-$([ "$MODE" = quick ] && echo 1)}" != 1 ]; then
+	TLS=--insecure
+fi
 PORT=7000
 pids=
 
@@ -263,8 +270,17 @@ sed 's/^/# migrate: /' "$WORK/migrate.err"
 sed 's/^/# receive: /' "$WORK/recv.err"
 check "a layout mismatch fails lmctl migrate" [ $status -eq 1 ]
 check "and lmctl receive" [ $recv_status -eq 1 ]
-check "the error names the difference" \
-	grep -q "Slot .* size: source" "$WORK/migrate.err"
+if [ "$TLS" = --insecure ]; then
+	# A peer that proved nothing learns the reason, not the layout.
+	check "the destination names the difference" \
+		grep -q "Slot .* size: source" "$WORK/recv.err"
+	check "to an unauthenticated source, only the reason" \
+		grep -q "Refused (details only over an authenticated connection) (slot)" \
+		"$WORK/migrate.err"
+else
+	check "the error names the difference" \
+		grep -q "Slot .* size: source" "$WORK/migrate.err"
+fi
 check "no page was sent" grep -q "in phase config" "$WORK/migrate.err"
 s1=$(ctl "$WORK/src2.sock" status)
 sleep 1

@@ -16,8 +16,9 @@
 # running, lmctl receive keeps waiting and its VM stays untouched. Then
 #  5. the right source through a relay that records its handshake, then
 #     cuts the connection (a destination of its own accepts it);
-#  6. the right source, directly: an encrypted migration; the destination's
-#     memory before resume equals the source's at pause, and both
+#  6. the right source, directly: an encrypted live migration of a 1 GiB
+#     guest; the destination's memory before resume equals the source's
+#     at pause, its workload verifies there, and both
 #     namespaces' kTLS counters show the stream was kTLS;
 #  7. the recorded handshake replayed to a fresh destination: refused in
 #     the handshake, nothing reaches lm, that VM untouched;
@@ -35,7 +36,9 @@ if [ ! -r $NETNS_SH ]; then
 fi
 . $NETNS_SH
 
-MEM=32M
+# The guest that moves is the issue's 1 GiB; the others only handshake.
+MEM=1G
+SMALL=32M
 PORT=7000
 RELAY_PORT=7100
 REC_PORT=7001
@@ -163,7 +166,7 @@ echo "lab:$(key)" > "$WORK/wrong"
 echo "stranger:$(key)" > "$WORK/stranger"
 umask 022
 
-start_vmm src $SRC_NS --mem $MEM --workload sweep --rate 2 ||
+start_vmm src $SRC_NS --mem $MEM --workload sweep --rate 1 ||
 	{ echo "Bail out! lmvm src"; exit 1; }
 src_pid=$vmm_pid
 start_vmm dst $DST_NS --mem $MEM --incoming ||
@@ -213,7 +216,7 @@ check "1-4: lm never started a transfer of the destination VM $dst_id" \
 # --- 5. The right source through a relay that records its handshake (its
 # ClientHello and Finished records) and then cuts both connections: a
 # destination of its own accepts that handshake.
-start_vmm dst0 $DST_NS --mem $MEM --incoming ||
+start_vmm dst0 $DST_NS --mem $SMALL --incoming ||
 	{ echo "Bail out! lmvm dst0"; exit 1; }
 start_receive dst0 $REC_PORT || { echo "Bail out! lmctl receive dst0"; exit 1; }
 rec_recv=$recv_pid
@@ -247,10 +250,11 @@ check "5: the recorded handshake was accepted" \
 	[ "$(refused_count dst0)" = 0 ]
 check "5: cut after it, the migration fails ($status)" [ $status -eq 1 ]
 
-# --- 6. The right source, directly: an encrypted migration.
+# --- 6. The right source, directly: an encrypted live migration of 1 GiB.
 tx0=$(tls_stat $SRC_NS TlsTxSw)
 rx0=$(tls_stat $DST_NS TlsRxSw)
-attempt_to $DST_ADDR:$PORT --psk-file "$WORK/psk" --mode quick
+attempt_to $DST_ADDR:$PORT --psk-file "$WORK/psk" --mode live \
+	--max-downtime 1s
 i=0
 while kill -0 $dst_recv 2>/dev/null && [ $i -lt 300 ]; do
 	i=$((i + 1))
@@ -259,7 +263,7 @@ done
 wait $dst_recv
 recv_status=$?
 sed 's/^/# receive: /' "$WORK/dst.recv"
-check "6: the encrypted migration succeeds ($status)" [ $status -eq 0 ]
+check "6: the encrypted live migration of 1 GiB succeeds ($status)" [ $status -eq 0 ]
 check "6: lmctl receive succeeds ($recv_status)" [ $recv_status -eq 0 ]
 src_sum=$(ctl src checksum | sed 's/^ok //')
 dst_sum=$(sed -n 's/^checksum before resume: //p' "$WORK/dst.recv")
@@ -268,6 +272,10 @@ check "6: destination memory equals the source's at pause" \
 	[ -n "$src_sum" -a "$src_sum" = "$dst_sum" ]
 check "6: the destination runs" \
 	[ "$(field state "$(ctl dst status)")" = running ]
+verify=$(ctl dst verify)
+log "destination verify: $verify"
+check "6: every page stamp verifies at the destination" \
+	[ "${verify%% *}" = ok ]
 tx1=$(tls_stat $SRC_NS TlsTxSw)
 rx1=$(tls_stat $DST_NS TlsRxSw)
 log "kTLS sessions: source TX $tx0 -> $tx1, destination RX $rx0 -> $rx1"
@@ -276,7 +284,7 @@ check "6: the destination received with kTLS" [ "$rx1" -gt "$rx0" ]
 
 # --- 7. The recorded handshake replayed to a fresh destination.
 ctl src quit > /dev/null
-start_vmm dst2 $DST_NS --mem $MEM --incoming ||
+start_vmm dst2 $DST_NS --mem $SMALL --incoming ||
 	{ echo "Bail out! lmvm dst2"; exit 1; }
 start_receive dst2 $PORT || { echo "Bail out! lmctl receive dst2"; exit 1; }
 in_src lm-relay replay "$WORK/recording" $DST_ADDR $PORT > /dev/null 2>&1 &
