@@ -6,7 +6,8 @@
  *       accept one connection on 127.0.0.1:PORT, connect to ADDR:DPORT and
  *       copy both ways; what the client sent is written to FILE. Once the
  *       client sent RECORDS whole TLS records (its handshake: ClientHello
- *       and Finished), both connections are closed.
+ *       and Finished), nothing more is forwarded, and both connections
+ *       are closed a second later.
  *   lm-relay replay FILE ADDR DPORT
  *       connect to ADDR:DPORT, send FILE, and read whatever comes back until
  *       the peer closes (at most 20 s).
@@ -125,7 +126,12 @@ static int record(char **argv)
 			write_all(out, buf, n);
 			write_all(to, buf, n);
 			if (!records) {
+				/*
+				 * Let the server finish its side (install its
+				 * keys, hand the socket over) before the cut.
+				 */
 				close(out);
+				sleep(1);
 				return 0;
 			}
 		}
