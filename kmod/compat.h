@@ -20,12 +20,16 @@
  * Queue @len bytes of @page at @offset on a stream socket by reference:
  * TCP takes its own page reference and transmits the page as it is then.
  * 6.5 replaced ->sendpage with sendmsg(MSG_SPLICE_PAGES) over a bio_vec.
+ * The test is the version, not the flag: 6.1.y defines MSG_SPLICE_PAGES
+ * only to strip it from user requests; its TCP ignores it (and copies)
+ * and its kTLS refuses it (-EOPNOTSUPP). On ->sendpage, MSG_MORE also
+ * says MSG_SENDPAGE_NOTLAST, without which kTLS closes a record per page.
  * Returns the bytes queued or a negative errno.
  */
 static inline int lm_sock_sendpage(struct socket *sock, struct page *page,
 				   int offset, size_t len, int flags)
 {
-#ifdef MSG_SPLICE_PAGES
+#if KERNEL_VERSION(6, 5, 0) <= LINUX_VERSION_CODE
 	struct bio_vec bvec;
 	struct msghdr msg = { .msg_flags = flags | MSG_SPLICE_PAGES };
 
@@ -33,6 +37,8 @@ static inline int lm_sock_sendpage(struct socket *sock, struct page *page,
 	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bvec, 1, len);
 	return sock_sendmsg(sock, &msg);
 #else
+	if (flags & MSG_MORE)
+		flags |= MSG_SENDPAGE_NOTLAST;
 	return kernel_sendpage(sock, page, offset, len, flags);
 #endif
 }

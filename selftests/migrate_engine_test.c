@@ -35,6 +35,7 @@
 
 #include <linux/kvm.h>
 #include <linux/lm.h>
+#include <linux/tls.h>
 #include <linux/lm_wire.h>
 
 #include "kselftest_harness.h"
@@ -290,6 +291,132 @@ TEST_F(engine, quick_loopback)
 	EXPECT_EQ(LM_WIRE_REASON_CANCELLED, d.reason);
 }
 
+/* A connected TCP pair over loopback: *@a accepted, *@c connected. */
+static int tcp_pair(int *c, int *a)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	*c = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 || *c < 0 ||
+	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) || listen(lfd, 1) ||
+	    getsockname(lfd, (struct sockaddr *)&sin, &len) ||
+	    connect(*c, (struct sockaddr *)&sin, sizeof(sin)))
+		return -1;
+	*a = accept(lfd, NULL, NULL);
+	close(lfd);
+	return *a < 0 ? -1 : 0;
+}
+
+/*
+ * kTLS both ways with a fixed key: what lmctl installs after its
+ * handshake, without the handshake. Both ends use the same key for both
+ * directions, which only a test may do.
+ */
+static int ktls_fixed_key(int fd)
+{
+	struct tls12_crypto_info_aes_gcm_128 ci = {
+		.info.version = TLS_1_3_VERSION,
+		.info.cipher_type = TLS_CIPHER_AES_GCM_128,
+		.key = "lm selftest key",
+	};
+
+	if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")))
+		return -1;
+	return setsockopt(fd, SOL_TLS, TLS_TX, &ci, sizeof(ci)) ?:
+	       setsockopt(fd, SOL_TLS, TLS_RX, &ci, sizeof(ci));
+}
+
+/*
+ * LISTEN and MIGRATE take the caller's connection (kmod/xfer/sock.c): a
+ * plain one only with LM_A_XFER_INSECURE, never one that is not TCP or not
+ * connected; one with kTLS both ways carries a whole migration.
+ */
+TEST_F(engine, socket_checks)
+{
+	struct lm_listen_opts lo = { 0 };
+	struct lm_migrate_opts mo = quick;
+	struct lm_xfer_status s, d;
+	int c, a, u[2];
+	uint16_t port;
+
+	ASSERT_EQ(0, tcp_pair(&c, &a));
+	lo.sock_fd = a;
+	EXPECT_EQ(-EPERM, lm_nl_listen_opts(self->nl, self->dst.id, NULL, 0, 0,
+					    self->state_out, &lo, &port));
+	EXPECT_NE(NULL, strstr(lm_nl_extack(self->nl), "no kTLS keys")) {
+		TH_LOG("extack: %s", lm_nl_extack(self->nl));
+	}
+	mo.sock_fd = c;
+	EXPECT_EQ(-EPERM, lm_nl_migrate(self->nl, self->src.id, NULL, 0, 0,
+					&mo));
+	EXPECT_NE(NULL, strstr(lm_nl_extack(self->nl), "no kTLS keys"));
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, u));
+	lo.sock_fd = u[0];
+	lo.insecure = true;
+	EXPECT_EQ(-EINVAL, lm_nl_listen_opts(self->nl, self->dst.id, NULL, 0, 0,
+					     self->state_out, &lo, &port));
+	EXPECT_STREQ("Not a TCP socket", lm_nl_extack(self->nl));
+	lo.sock_fd = self->state_out;
+	EXPECT_EQ(-ENOTSOCK, lm_nl_listen_opts(self->nl, self->dst.id, NULL, 0,
+					       0, self->state_out, &lo, &port));
+	EXPECT_STREQ("Not a socket", lm_nl_extack(self->nl));
+	lo.sock_fd = socket(AF_INET, SOCK_STREAM, 0);
+	EXPECT_EQ(-ENOTCONN, lm_nl_listen_opts(self->nl, self->dst.id, NULL, 0,
+					       0, self->state_out, &lo, &port));
+	EXPECT_STREQ("The socket is not connected", lm_nl_extack(self->nl));
+	close(lo.sock_fd);
+	close(u[0]);
+	close(u[1]);
+	/* Nothing of these refused requests started a transfer. */
+	EXPECT_EQ(-ENOENT, lm_nl_xfer_status(self->nl, self->dst.id, &d));
+	EXPECT_EQ(-ENOENT, lm_nl_xfer_status(self->nl, self->src.id, &s));
+
+	/* kTLS on both ends: accepted without INSECURE, and it migrates. */
+	ASSERT_EQ(0, ktls_fixed_key(a)) TH_LOG("kTLS: %s", strerror(errno));
+	ASSERT_EQ(0, ktls_fixed_key(c));
+	lo.sock_fd = a;
+	lo.insecure = false;
+	ASSERT_EQ(0, lm_nl_listen_opts(self->nl, self->dst.id, NULL, 0, 0,
+				       self->state_out, &lo, &port)) {
+		TH_LOG("extack: %s", lm_nl_extack(self->nl));
+	}
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, NULL, 0, 0, &mo)) {
+		TH_LOG("extack: %s", lm_nl_extack(self->nl));
+	}
+	/* The transfers hold the sockets: ours may go. */
+	close(a);
+	close(c);
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
+				LM_PHASE_WAIT_SWITCHOVER, &s));
+	ASSERT_EQ(LM_PHASE_WAIT_SWITCHOVER, s.phase) log_status(_metadata, "source", &s);
+	ASSERT_EQ(0, lm_nl_switchover(self->nl, self->src.id, self->state_in));
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_COMMIT, &d));
+	ASSERT_EQ(LM_PHASE_COMMIT, d.phase) log_status(_metadata, "destination", &d);
+	EXPECT_TRUE(vm_same_memory(&self->src, &self->dst));
+	ASSERT_EQ(0, lm_nl_complete(self->nl, self->dst.id, 0));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_DONE, &s));
+	EXPECT_EQ(LM_PHASE_DONE, s.phase) log_status(_metadata, "source", &s);
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_DONE, &d));
+	EXPECT_EQ(LM_PHASE_DONE, d.phase);
+
+	/* On kTLS, MSG_ZEROCOPY is refused up front. */
+	ASSERT_EQ(0, tcp_pair(&c, &a));
+	ASSERT_EQ(0, ktls_fixed_key(c));
+	mo.sock_fd = c;
+	mo.send_method = LM_SEND_ZEROCOPY;
+	EXPECT_EQ(-EOPNOTSUPP, lm_nl_migrate(self->nl, self->src.id, NULL, 0, 0,
+					     &mo));
+	EXPECT_NE(NULL, strstr(lm_nl_extack(self->nl), "MSG_ZEROCOPY"));
+	close(a);
+	close(c);
+}
+
 /*
  * Live mode over the same path: dirty tracking on, a full round while the
  * VM could run, dirty rounds (none here: no vCPU runs, so the tracker has
@@ -350,10 +477,13 @@ TEST_F(engine, layout_mismatch)
 	log_status(_metadata, "source", &s);
 	EXPECT_EQ(LM_WIRE_REASON_SLOT, s.reason);
 	EXPECT_EQ(LM_PHASE_CONFIG, s.failed_phase);
-	EXPECT_NE(NULL, strstr(s.message, "Slot 2 size"));
+	/* On a plain socket the source learns the reason, not the layout. */
+	EXPECT_NE(NULL, strstr(s.message, "Refused (details only over an authenticated connection)"));
+	EXPECT_EQ(NULL, strstr(s.message, "Slot 2"));
 	EXPECT_EQ(0, s.pages);
 	ASSERT_EQ(0, wait_phase(self->nl, small.id, LM_PHASE_FAILED, &d));
 	EXPECT_EQ(LM_WIRE_REASON_SLOT, d.reason);
+	EXPECT_NE(NULL, strstr(d.message, "Slot 2 size"));
 	EXPECT_EQ(0, d.pages);
 	log_status(_metadata, "destination", &d);
 	/* SWITCHOVER on a failed transfer is refused. */
@@ -1406,7 +1536,7 @@ TEST_F(backing, live)
 /* Slot mode refuses these layouts, as it refused QEMU's pc machine. */
 TEST_F(backing, slot_mode_refuses)
 {
-	struct lm_xfer_status s;
+	struct lm_xfer_status s, d;
 	uint16_t port;
 
 	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
@@ -1414,9 +1544,11 @@ TEST_F(backing, slot_mode_refuses)
 	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
 				   &quick));
 	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_FAILED, &d));
 	log_status(_metadata, "source", &s);
 	EXPECT_EQ(LM_WIRE_REASON_NR_SLOTS, s.reason);
-	EXPECT_NE(NULL, strstr(s.message, "Memory slots: source 5, destination 2"));
+	EXPECT_NE(NULL, strstr(s.message, "Refused (details only over an authenticated connection)"));
+	EXPECT_NE(NULL, strstr(d.message, "Memory slots: source 5, destination 2"));
 }
 
 /* One side keyed by backing, the other not: the handshake fails. */
@@ -1493,6 +1625,8 @@ TEST(backing_size_mismatch)
 	EXPECT_EQ(LM_WIRE_REASON_SLOT, s.reason);
 	EXPECT_EQ(LM_PHASE_CONFIG, s.failed_phase);
 	EXPECT_NE(NULL, strstr(s.message,
+			       "Refused (details only over an authenticated connection)"));
+	EXPECT_NE(NULL, strstr(d.message,
 			       "RAM backing 1 size: source 0x800000, destination 0x400000"));
 	EXPECT_EQ(LM_WIRE_REASON_SLOT, d.reason);
 	EXPECT_EQ(0, d.pages);

@@ -203,6 +203,7 @@ static size_t __payload(const struct targets *t, uint16_t type, uint8_t *p)
 		break;
 	case LM_A_VM_FD:
 	case LM_A_XFER_STATE_FD:
+	case LM_A_XFER_SOCK_FD:
 		v = t->fds[below(t->nr_fds)];
 		break;
 	case LM_A_VM_PID:
@@ -228,6 +229,7 @@ static size_t __payload(const struct targets *t, uint16_t type, uint8_t *p)
 		v = below(4) ? below(20) : rnd();
 		break;
 	case LM_A_XFER_NO_DATA_CRC:
+	case LM_A_XFER_INSECURE:
 		return 0;
 	default:
 		v = below(2) ? below(4) : rnd();
@@ -289,7 +291,7 @@ static void random_attrs(const struct targets *t, struct attrs *a,
  * get past the policy to the command itself: random ones are nearly
  * always refused there.
  */
-static const uint16_t cmd_attrs[LM_CMD_MAX + 1][10] = {
+static const uint16_t cmd_attrs[LM_CMD_MAX + 1][12] = {
 	[LM_CMD_ATTACH]		= { LM_A_VM_FD, LM_A_VM_PID },
 	[LM_CMD_DETACH]		= { LM_A_VM_ID },
 	[LM_CMD_LIST]		= { LM_A_VM_ID },
@@ -298,12 +300,14 @@ static const uint16_t cmd_attrs[LM_CMD_MAX + 1][10] = {
 	[LM_CMD_TRACK_GET]	= { LM_A_VM_ID },
 	[LM_CMD_TRACK_STOP]	= { LM_A_VM_ID },
 	[LM_CMD_LISTEN]		= { LM_A_VM_ID, LM_A_XFER_ADDR, LM_A_XFER_PORT,
-				    LM_A_XFER_STATE_FD, LM_A_XFER_RECV_METHOD },
+				    LM_A_XFER_STATE_FD, LM_A_XFER_RECV_METHOD,
+				    LM_A_XFER_INSECURE, LM_A_XFER_SOCK_FD },
 	[LM_CMD_MIGRATE]	= { LM_A_VM_ID, LM_A_XFER_ADDR, LM_A_XFER_PORT,
 				    LM_A_XFER_MODE, LM_A_XFER_SEND_METHOD,
 				    LM_A_XFER_NO_DATA_CRC, LM_A_XFER_MAX_ROUNDS,
 				    LM_A_XFER_MAX_DOWNTIME_MS,
-				    LM_A_XFER_BANDWIDTH },
+				    LM_A_XFER_BANDWIDTH, LM_A_XFER_INSECURE,
+				    LM_A_XFER_SOCK_FD },
 	[LM_CMD_SWITCHOVER]	= { LM_A_VM_ID, LM_A_XFER_STATE_FD },
 	[LM_CMD_COMPLETE]	= { LM_A_VM_ID, LM_A_XFER_REASON },
 	[LM_CMD_CANCEL]		= { LM_A_VM_ID },
@@ -317,7 +321,7 @@ static void plausible_attrs(const struct targets *t, uint8_t cmd,
 	const uint16_t *type = cmd_attrs[cmd];
 	unsigned int i;
 
-	for (i = 0; i < 10 && type[i]; i++) {
+	for (i = 0; i < 12 && type[i]; i++) {
 		uint8_t p[320];
 		size_t len;
 
@@ -329,7 +333,8 @@ static void plausible_attrs(const struct targets *t, uint8_t cmd,
 		do
 			len = payload(t, type[i], p);
 		while (type[i] != LM_A_XFER_ADDR &&
-		       type[i] != LM_A_XFER_NO_DATA_CRC && below(8) &&
+		       type[i] != LM_A_XFER_NO_DATA_CRC &&
+		       type[i] != LM_A_XFER_INSECURE && below(8) &&
 		       len != (type[i] == LM_A_XFER_PORT ? 2U :
 			       type[i] == LM_A_XFER_BANDWIDTH ? 8U : 4U));
 		attrs_put(a, type[i], p, len);

@@ -227,6 +227,9 @@ FIXTURE_SETUP(qemu_migrate)
 		SKIP(return, "needs /dev/kvm, " QEMU_BIN ", " QEMU_GUEST " and " NETNS_SH);
 	strcpy(self->work, "/tmp/qemu_migrate.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->work));
+	/* The migrations are authenticated and encrypted (TLS 1.3 PSK). */
+	ASSERT_EQ(0, sh("(umask 077; echo lab:$(od -An -tx1 -N32 /dev/urandom | tr -d ' \\n') > %s/psk)",
+			self->work));
 	ASSERT_EQ(0, sh(". " NETNS_SH "; netns_setup"));
 	ASSERT_EQ(0, qemu_start_opts(&self->src, &src)) {
 		qemu_print_serial(&self->src);
@@ -259,8 +262,8 @@ static pid_t start_receive(FIXTURE_DATA(qemu_migrate) *self, const char *args)
 
 	qemu_qmp_disconnect(&self->dst);
 	pid = spawn("exec /usr/sbin/ip netns exec lmdst lmctl receive --qmp %s/qmp.sock --listen " DST
-		    " %s > %s/recv.out 2> %s/recv.err",
-		    self->dst.dir, args, self->work, self->work);
+		    " --psk-file %s/psk %s > %s/recv.out 2> %s/recv.err",
+		    self->dst.dir, self->work, args, self->work, self->work);
 	snprintf(path, sizeof(path), "%s/recv.err", self->work);
 	for (i = 0; i < 200; i++) {
 		FILE *f = fopen(path, "r");
@@ -343,8 +346,9 @@ TEST_F_TIMEOUT(qemu_migrate, exact_and_moved, 240)
 					    host_writer_main, &self->writer));
 	}
 	ret = sh("/usr/sbin/ip netns exec lmsrc lmctl migrate --qmp %s/qmp.sock --to " DST
-		 " --mode %s > %s/migrate.out 2> %s/migrate.err",
-		 self->src.dir, variant->mode, self->work, self->work);
+		 " --psk-file %s/psk --mode %s > %s/migrate.out 2> %s/migrate.err",
+		 self->src.dir, self->work, variant->mode, self->work,
+		 self->work);
 	snprintf(path, sizeof(path), "%s/migrate.out", self->work);
 	show("migrate", path);
 	snprintf(path, sizeof(path), "%s/migrate.err", self->work);
@@ -447,9 +451,9 @@ TEST_F_TIMEOUT(qemu_migrate, destination_killed, 240)
 	ASSERT_LT(0, recv);
 	qemu_qmp_disconnect(&self->src);
 	mig = spawn("exec /usr/sbin/ip netns exec lmsrc lmctl migrate --qmp %s/qmp.sock --to " DST
-		    " --mode %s %s > %s/migrate.out 2> %s/migrate.err",
-		    self->src.dir, variant->mode, live ? "--bandwidth 4M" : "",
-		    self->work, self->work);
+		    " --psk-file %s/psk --mode %s %s > %s/migrate.out 2> %s/migrate.err",
+		    self->src.dir, self->work, variant->mode,
+		    live ? "--bandwidth 4M" : "", self->work, self->work);
 	if (live)
 		usleep(1500000);
 	else

@@ -179,14 +179,20 @@ int lm_xfer_publish_sock(struct lm_xfer *x, struct socket *sock,
 void lm_xfer_release_socks(struct lm_xfer *x)
 {
 	struct socket *sock, *listen_sock;
+	struct file *sock_file;
 
 	mutex_lock(&x->sock_lock);
 	sock = x->sock;
+	sock_file = x->sock_file;
 	listen_sock = x->listen_sock;
 	x->sock = NULL;
+	x->sock_file = NULL;
 	x->listen_sock = NULL;
 	mutex_unlock(&x->sock_lock);
-	if (sock)
+	/* The requester's socket belongs to its file: drop our reference. */
+	if (sock_file)
+		fput(sock_file);
+	else if (sock)
 		sock_release(sock);
 	if (listen_sock)
 		sock_release(listen_sock);

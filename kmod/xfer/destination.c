@@ -27,6 +27,9 @@ static int destination_accept(struct lm_xfer *x)
 	struct socket *sock;
 	int ret;
 
+	/* lmctl accepted the connection itself. */
+	if (!x->listen_sock)
+		goto out_set_timeouts;
 	ret = kernel_accept(x->listen_sock, &sock, 0);
 	if (ret) {
 		lm_xfer_fail(x, ret, LM_WIRE_REASON_CONNECTION,
@@ -45,6 +48,7 @@ static int destination_accept(struct lm_xfer *x)
 	mutex_unlock(&x->sock_lock);
 	sock_release(sock);
 
+out_set_timeouts:
 	lm_wire_set_timeouts(x);
 	tcp_sock_set_nodelay(x->sock->sk);
 	return 0;

@@ -120,6 +120,9 @@ struct lm_xfer {
 	struct mutex sock_lock;
 	struct socket *sock;
 	struct socket *listen_sock;
+	/* x->sock is the requester's (sock.c): this file reference holds it. */
+	struct file *sock_file;
+	bool secure;		/* x->sock has kTLS: the peer is authenticated */
 
 	spinlock_t lock;	/* the fields below */
 	wait_queue_head_t wait;
@@ -188,6 +191,9 @@ int lm_xfer_publish_sock(struct lm_xfer *x, struct socket *sock,
 			 bool listening);
 void lm_xfer_release_socks(struct lm_xfer *x);
 int lm_xfer_thread_setup(struct lm_xfer *x);
+
+/* sock.c */
+int lm_xfer_take_sock(struct lm_xfer *x, struct genl_info *info);
 
 /* vcpus.c: the guest kept out of its vCPUs while lm owns its memory. */
 struct kvm;

@@ -2,10 +2,12 @@
 /*
  * Netlink commands of the transfer engine (uapi/linux/lm.h documents them).
  *
- * Sockets are created here, in the requester's context and network
- * namespace, so that address errors (a port in use, no such address) are
- * reported to the requester at once with an extack message; the thread
- * then does the blocking part (accept, connect, the transfer itself).
+ * The connection is the requester's socket, checked in sock.c; or, in the
+ * insecure form, a socket created here, in the requester's context and
+ * network namespace, so that address errors (a port in use, no such
+ * address) are reported to the requester at once with an extack message;
+ * the thread then does the blocking part (accept, connect, the transfer
+ * itself).
  */
 
 #include "internal.h"
@@ -29,6 +31,8 @@ const struct nla_policy lm_xfer_listen_policy[LM_A_MAX + 1] = {
 	[LM_A_XFER_STATE_FD]	= { .type = NLA_U32 },
 	[LM_A_XFER_RECV_METHOD]	= NLA_POLICY_MAX(NLA_U32, __LM_RECV_MAX - 1),
 	[LM_A_XFER_KEY_BY_BACKING] = { .type = NLA_FLAG },
+	[LM_A_XFER_SOCK_FD]	= { .type = NLA_U32 },
+	[LM_A_XFER_INSECURE]	= { .type = NLA_FLAG },
 };
 
 const struct nla_policy lm_xfer_migrate_policy[LM_A_MAX + 1] = {
@@ -43,6 +47,8 @@ const struct nla_policy lm_xfer_migrate_policy[LM_A_MAX + 1] = {
 	[LM_A_XFER_MAX_DOWNTIME_MS] = NLA_POLICY_RANGE(NLA_U32, 1, 30000),
 	[LM_A_XFER_BANDWIDTH]	= { .type = NLA_U64 },
 	[LM_A_XFER_KEY_BY_BACKING] = { .type = NLA_FLAG },
+	[LM_A_XFER_SOCK_FD]	= { .type = NLA_U32 },
+	[LM_A_XFER_INSECURE]	= { .type = NLA_FLAG },
 };
 
 const struct nla_policy lm_xfer_switchover_policy[LM_A_MAX + 1] = {
@@ -152,6 +158,35 @@ static int xfer_new_socket(struct lm_xfer *x, struct genl_info *info,
 	return ret;
 }
 
+/* The insecure form of LISTEN: lm binds and listens itself. */
+static int xfer_listen(struct lm_xfer *x, struct genl_info *info,
+		       struct socket **sockp)
+{
+	struct socket *sock;
+	int len, ret;
+
+	len = xfer_parse_addr(info, &x->addr);
+	if (len < 0)
+		return len;
+	ret = xfer_new_socket(x, info, &sock);
+	if (ret)
+		return ret;
+	x->listen_sock = sock;
+	sock_set_reuseaddr(sock->sk);
+	ret = kernel_bind(sock, (struct sockaddr *)&x->addr, len);
+	if (ret) {
+		GENL_SET_ERR_MSG(info, "Cannot bind to this address and port");
+		return ret;
+	}
+	ret = kernel_listen(sock, 1);
+	if (ret) {
+		GENL_SET_ERR_MSG(info, "Cannot listen");
+		return ret;
+	}
+	*sockp = sock;
+	return 0;
+}
+
 int lm_xfer_nl_listen(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sockaddr_storage bound;
@@ -160,12 +195,10 @@ int lm_xfer_nl_listen(struct sk_buff *skb, struct genl_info *info)
 	struct lm_xfer *x;
 	struct lm_vm *vm;
 	struct file *file;
-	int len, ret;
 	void *hdr;
+	int ret;
 
 	if (lm_nl_missing(info, LM_A_VM_ID) ||
-	    lm_nl_missing(info, LM_A_XFER_ADDR) ||
-	    lm_nl_missing(info, LM_A_XFER_PORT) ||
 	    lm_nl_missing(info, LM_A_XFER_STATE_FD))
 		return -EINVAL;
 	vm = xfer_get_vm(info);
@@ -184,33 +217,22 @@ int lm_xfer_nl_listen(struct sk_buff *skb, struct genl_info *info)
 	if (info->attrs[LM_A_XFER_RECV_METHOD])
 		x->recv_method = nla_get_u32(info->attrs[LM_A_XFER_RECV_METHOD]);
 	x->by_backing = nla_get_flag(info->attrs[LM_A_XFER_KEY_BY_BACKING]);
-	len = xfer_parse_addr(info, &x->addr);
-	if (len < 0) {
-		ret = len;
-		goto err_free_xfer;
-	}
 	file = xfer_state_file(info, FMODE_WRITE);
 	if (IS_ERR(file)) {
 		ret = PTR_ERR(file);
 		goto err_free_xfer;
 	}
 	x->state_file = file;
-
 	/* From here on the socket is the transfer's: lm_xfer_free() closes it. */
-	ret = xfer_new_socket(x, info, &sock);
+	ret = lm_xfer_take_sock(x, info);
 	if (ret)
 		goto err_free_xfer;
-	x->listen_sock = sock;
-	sock_set_reuseaddr(sock->sk);
-	ret = kernel_bind(sock, (struct sockaddr *)&x->addr, len);
-	if (ret) {
-		GENL_SET_ERR_MSG(info, "Cannot bind to this address and port");
-		goto err_free_xfer;
-	}
-	ret = kernel_listen(sock, 1);
-	if (ret) {
-		GENL_SET_ERR_MSG(info, "Cannot listen");
-		goto err_free_xfer;
+	if (x->sock) {
+		sock = x->sock;
+	} else {
+		ret = xfer_listen(x, info, &sock);
+		if (ret)
+			goto err_free_xfer;
 	}
 	ret = kernel_getsockname(sock, (struct sockaddr *)&bound);
 	if (ret < 0)
@@ -249,9 +271,7 @@ int lm_xfer_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 	struct lm_vm *vm;
 	int ret;
 
-	if (lm_nl_missing(info, LM_A_VM_ID) ||
-	    lm_nl_missing(info, LM_A_XFER_ADDR) ||
-	    lm_nl_missing(info, LM_A_XFER_PORT))
+	if (lm_nl_missing(info, LM_A_VM_ID))
 		return -EINVAL;
 	vm = xfer_get_vm(info);
 	if (!vm)
@@ -283,13 +303,26 @@ int lm_xfer_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 		x->bandwidth = nla_get_u64(info->attrs[LM_A_XFER_BANDWIDTH]);
 	x->no_data_crc = nla_get_flag(info->attrs[LM_A_XFER_NO_DATA_CRC]);
 	x->by_backing = nla_get_flag(info->attrs[LM_A_XFER_KEY_BY_BACKING]);
-	ret = xfer_parse_addr(info, &x->addr);
-	if (ret < 0)
-		goto err_free_xfer;
 	/* From here on the socket is the transfer's: lm_xfer_free() closes it. */
-	ret = xfer_new_socket(x, info, &x->sock);
+	ret = lm_xfer_take_sock(x, info);
 	if (ret)
 		goto err_free_xfer;
+	if (!x->sock) {
+		ret = xfer_parse_addr(info, &x->addr);
+		if (ret < 0)
+			goto err_free_xfer;
+		ret = xfer_new_socket(x, info, &x->sock);
+		if (ret)
+			goto err_free_xfer;
+	}
+	/* tls_sw_sendmsg() refuses MSG_ZEROCOPY. */
+	if (x->secure && x->send_method == LM_SEND_ZEROCOPY) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[LM_A_XFER_SEND_METHOD],
+				    "MSG_ZEROCOPY does not work on a kTLS socket: use sendpage or copy");
+		ret = -EOPNOTSUPP;
+		goto err_free_xfer;
+	}
 	ret = xfer_install(vm, x, info);
 	if (ret)
 		goto err_free_xfer;

@@ -28,6 +28,9 @@ static int source_connect(struct lm_xfer *x)
 						  sizeof(struct sockaddr_in6);
 	int ret;
 
+	/* lmctl connected the socket itself. */
+	if (x->sock_file)
+		goto out_set_timeouts;
 	WRITE_ONCE(sk->sk_sndtimeo, LM_XFER_CONNECT_TIMEOUT);
 	ret = kernel_connect(x->sock, (struct sockaddr *)&x->addr, len, 0);
 	/* A blocking connect out of time is still "in progress". */
@@ -42,6 +45,7 @@ static int source_connect(struct lm_xfer *x)
 			     "Cannot connect to the destination");
 		return ret;
 	}
+out_set_timeouts:
 	lm_wire_set_timeouts(x);
 	tcp_sock_set_nodelay(sk);
 	return 0;
@@ -79,9 +83,11 @@ static bool source_peer_spoke(struct lm_xfer *x)
 {
 	struct sock *sk = x->sock->sk;
 
+	/* kTLS may hold a whole record off the TCP queue: ask it. */
 	return READ_ONCE(sk->sk_err) ||
 	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
-	       !skb_queue_empty_lockless(&sk->sk_receive_queue);
+	       !skb_queue_empty_lockless(&sk->sk_receive_queue) ||
+	       sk_is_readable(sk);
 }
 
 /*

@@ -126,6 +126,13 @@ int lm_wire_send_abort(struct lm_xfer *x, u32 reason, u32 detail,
 		.detail = cpu_to_le32(detail),
 	};
 
+	/*
+	 * What went wrong (a layout, slot sizes, page numbers) is told only
+	 * to a peer that proved it holds the key: on a plain socket, anybody
+	 * may be listening or connecting. The reason code goes either way.
+	 */
+	if (!x->secure)
+		message = "Refused (details only over an authenticated connection)";
 	strncpy(abort.message, message, sizeof(abort.message) - 1);
 	x->abort_sent = true;
 	return lm_wire_send(x, LM_WIRE_ABORT, &abort, sizeof(abort), false);

@@ -47,6 +47,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+# The key both hosts share: the migrations are authenticated and
+# encrypted (TLS 1.3 with this pre-shared key, then kTLS).
+(umask 077 && echo "demo:$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" \
+	> "$WORK/psk")
+
 fail() { echo "demo: FAILED: $*" >&2; exit 1; }
 say() { echo; echo "demo: $*"; }
 show() { echo "demo\$ $*"; }
@@ -77,10 +82,11 @@ start_vmm() {
 # start_receive NAME PORT: lmctl receive for VMM NAME, listening on
 # PORT in the destination namespace; its pid in $recv_pid.
 start_receive() {
-	show "ip netns exec $DST_NS lmctl receive --pid $vmm_pid --control $1.sock --listen $DST_ADDR:$2 --checksum &"
+	show "ip netns exec $DST_NS lmctl receive --pid $vmm_pid --control $1.sock --listen $DST_ADDR:$2 --psk-file psk --checksum &"
 	rm -f "$WORK/recv.out" "$WORK/recv.err"
 	$IP netns exec $DST_NS lmctl receive --pid $vmm_pid \
-		--control "$WORK/$1.sock" --listen $DST_ADDR:$2 --checksum \
+		--control "$WORK/$1.sock" --listen $DST_ADDR:$2 \
+		--psk-file "$WORK/psk" --checksum \
 		> "$WORK/recv.out" 2> "$WORK/recv.err" &
 	recv_pid=$!
 	pids="$pids $recv_pid"
@@ -113,9 +119,10 @@ migrate() {
 
 	# The progress line goes to the terminal (stderr), the summary to
 	# stdout, kept to read the downtime from.
-	show "ip netns exec $SRC_NS lmctl migrate --pid $src_pid --control $src.sock --to $DST_ADDR:$port --mode $mode"
+	show "ip netns exec $SRC_NS lmctl migrate --pid $src_pid --control $src.sock --to $DST_ADDR:$port --psk-file psk --mode $mode"
 	$IP netns exec $SRC_NS lmctl migrate --pid $src_pid \
-		--control "$WORK/$src.sock" --to $DST_ADDR:$port --mode "$mode" \
+		--control "$WORK/$src.sock" --to $DST_ADDR:$port \
+		--psk-file "$WORK/psk" --mode "$mode" \
 		> "$WORK/migrate.out"
 	status=$?
 	echo

@@ -22,6 +22,7 @@ PACKAGES="
 	libnl-3-dev
 	libnl-genl-3-dev
 	libjansson-dev
+	libssl-dev
 	iproute2
 	cpio
 	gzip

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build the lab VM's initramfs (cpio newc, gzip): busybox, the kvm modules
-# and their dependencies, veth, lm.ko, iproute2's ip with its libraries,
-# the programs, every test and benchmark from the build directory, and
+# and their dependencies, veth, tls with AES-GCM, lm.ko, iproute2's ip
+# with its libraries, the programs, every test and benchmark from the build directory, and
 # /init. Which tests a lab VM runs is its plan (plan.sh), which run.sh
 # appends to this image: tests call each other (migrate_workloads_test.sh
 # runs migrate_quick_test.sh), so all of them are always there.
@@ -139,8 +139,11 @@ add_module() {
 # crc32c-intel (SSE 4.2), but TCG emulates that instruction several times
 # slower than the generic table code runs (performance.rst), so the lab
 # has only crc32c_generic.
+# tls and the AES-GCM it encrypts with: kTLS, which lmctl installs on a
+# migration's connection (the kernel would load them on demand).
+tls_modules="tls gcm ctr ghash-generic aesni-intel"
 for name in irqbypass kvm kvm-amd veth tun bridge crc32c_generic libcrc32c \
-	${LAB_MODULES:-}; do
+	$tls_modules ${LAB_MODULES:-}; do
 	mod=$(find_module "$name") || die "module $name not in $moddir/modules.dep"
 	add_module "$mod"
 done

@@ -190,25 +190,48 @@
  * closed (the tool exited or was killed) the transfer is cancelled. One
  * transfer per VM; a finished one stays visible to STATUS until the next.
  *
+ * The connection (LISTEN and MIGRATE alike; Documentation/security.rst)
+ *   LM_A_XFER_SOCK_FD   NLA_U32, a connected TCP socket in the requester's
+ *                       file table and network namespace, which the tool
+ *                       authenticated (TLS 1.3) and gave its session keys
+ *                       (kTLS: TCP_ULP "tls", TLS_TX and TLS_RX). lm holds
+ *                       a reference to its file until the transfer ends.
+ *                       Refused: not a socket (-ENOTSOCK, -EBADF), not TCP
+ *                       or in another namespace (-EINVAL), not connected
+ *                       (-ENOTCONN), without kTLS both ways and without
+ *                       LM_A_XFER_INSECURE (-EPERM).
+ *   LM_A_XFER_ADDR, LM_A_XFER_PORT instead: lm listens (LISTEN) or connects
+ *                       (MIGRATE) itself, over plain TCP: only with
+ *                       LM_A_XFER_INSECURE (-EPERM otherwise).
+ *   LM_A_XFER_INSECURE  NLA_FLAG: the requester accepts a connection
+ *                       without authentication or encryption. lm's ABORT
+ *                       frames then carry a generic message only.
+ *
  * LM_CMD_LISTEN (destination)
  *   Request: LM_A_VM_ID          (required) a VM whose VMM created memory
  *                                and vCPUs but runs nothing yet
- *            LM_A_XFER_ADDR      (required) NLA_BINARY, 4 (IPv4) or 16
- *                                (IPv6) bytes in network order
- *            LM_A_XFER_PORT      (required) NLA_U16, 0 picks a free port
+ *            the connection      (required) see above: LM_A_XFER_SOCK_FD,
+ *                                or LM_A_XFER_ADDR, NLA_BINARY, 4 (IPv4)
+ *                                or 16 (IPv6) bytes in network order, and
+ *                                LM_A_XFER_PORT, NLA_U16, 0 picks a free
+ *                                port
  *            LM_A_XFER_STATE_FD  (required) NLA_U32, a regular file opened
  *                                for writing: receives the state blob
  *            LM_A_XFER_RECV_METHOD NLA_U32, enum lm_xfer_recv_method
  *            LM_A_XFER_KEY_BY_BACKING NLA_FLAG, see "Keyed by backing"
- *   Reply:   LM_A_VM_ID, LM_A_XFER_PORT (the bound port).
- *   Accepts one connection; pages land straight in guest memory. After
+ *   Reply:   LM_A_VM_ID, LM_A_XFER_PORT (the bound port; with a socket,
+ *            its local port).
+ *   Accepts one connection (none with a socket: it is the connection);
+ *   pages land straight in guest memory. After
  *   COMMIT the phase is LM_PHASE_COMMIT: the tool loads the state into the
  *   VMM, resumes it and reports the outcome with COMPLETE.
  *
  * LM_CMD_MIGRATE (source)
- *   Request: LM_A_VM_ID, LM_A_XFER_ADDR, LM_A_XFER_PORT (required),
+ *   Request: LM_A_VM_ID, the connection (required; see above),
  *            LM_A_XFER_MODE      NLA_U32, enum lm_wire_mode (default quick)
  *            LM_A_XFER_SEND_METHOD NLA_U32, enum lm_xfer_send_method
+ *                                (LM_SEND_ZEROCOPY on a kTLS socket:
+ *                                -EOPNOTSUPP)
  *            LM_A_XFER_NO_DATA_CRC NLA_FLAG: do not checksum page data
  *                                (headers and descriptors still are);
  *                                for measuring what the checksum costs
@@ -230,8 +253,9 @@
  *   Live mode turns dirty tracking on (as TRACK_START; -EBUSY if it
  *   already runs) for the duration of the transfer; a VM using KVM's
  *   dirty ring is refused at once with -EOPNOTSUPP (quick mode moves it).
- *   Connects, handshakes and sends CONFIG; a destination that refuses ends
- *   the transfer in LM_PHASE_FAILED with LM_A_XFER_REASON and its message.
+ *   Connects (unless given a socket), handshakes and sends CONFIG; a
+ *   destination that refuses ends the transfer in LM_PHASE_FAILED with
+ *   LM_A_XFER_REASON and its message.
  *   Then (after the pre-copy rounds in live mode) the phase is
  *   LM_PHASE_WAIT_SWITCHOVER: the tool pauses the VM, saves its state and
  *   sends SWITCHOVER.
@@ -397,6 +421,8 @@ enum lm_attr {
 	LM_A_TRACK_HOST_DIRTY,
 	LM_A_TRACK_HOST_ONLY,
 	LM_A_TRACK_HOST_NS,
+	LM_A_XFER_SOCK_FD,		/* NLA_U32 */
+	LM_A_XFER_INSECURE,		/* NLA_FLAG */
 	__LM_A_MAX
 };
 #define LM_A_MAX (__LM_A_MAX - 1)

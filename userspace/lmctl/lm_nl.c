@@ -870,8 +870,11 @@ int lm_nl_listen_opts(struct lm_nl *nl, uint32_t id, const void *addr,
 	if (!msg)
 		return -ENOMEM;
 	if (nla_put_u32(msg, LM_A_VM_ID, id) ||
-	    nla_put(msg, LM_A_XFER_ADDR, addr_len, addr) ||
-	    nla_put_u16(msg, LM_A_XFER_PORT, port) ||
+	    (o->sock_fd > 0 ? nla_put_u32(msg, LM_A_XFER_SOCK_FD, o->sock_fd) :
+	     nla_put(msg, LM_A_XFER_ADDR, addr_len, addr) ||
+	     nla_put_u16(msg, LM_A_XFER_PORT, port)) ||
+	    ((o->sock_fd <= 0 || o->insecure) &&
+	     nla_put_flag(msg, LM_A_XFER_INSECURE)) ||
 	    nla_put_u32(msg, LM_A_XFER_STATE_FD, state_fd) ||
 	    (o->recv_method &&
 	     nla_put_u32(msg, LM_A_XFER_RECV_METHOD, o->recv_method)) ||
@@ -896,8 +899,11 @@ int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
 	if (!msg)
 		return -ENOMEM;
 	if (nla_put_u32(msg, LM_A_VM_ID, id) ||
-	    nla_put(msg, LM_A_XFER_ADDR, addr_len, addr) ||
-	    nla_put_u16(msg, LM_A_XFER_PORT, port) ||
+	    (o->sock_fd > 0 ? nla_put_u32(msg, LM_A_XFER_SOCK_FD, o->sock_fd) :
+	     nla_put(msg, LM_A_XFER_ADDR, addr_len, addr) ||
+	     nla_put_u16(msg, LM_A_XFER_PORT, port)) ||
+	    ((o->sock_fd <= 0 || o->insecure) &&
+	     nla_put_flag(msg, LM_A_XFER_INSECURE)) ||
 	    (o->mode && nla_put_u32(msg, LM_A_XFER_MODE, o->mode)) ||
 	    (o->send_method &&
 	     nla_put_u32(msg, LM_A_XFER_SEND_METHOD, o->send_method)) ||

@@ -186,10 +186,20 @@ struct lm_xfer_status {
 int lm_nl_listen(struct lm_nl *nl, uint32_t id, const void *addr,
 		 size_t addr_len, uint16_t port, int state_fd,
 		 uint32_t recv_method, uint16_t *bound_port);
+/*
+ * The connection of LISTEN and MIGRATE: with sock_fd > 0, that connected
+ * TCP socket (LM_A_XFER_SOCK_FD), which the kernel refuses without kTLS
+ * unless @insecure; else lm makes a plain TCP socket for the address and
+ * port given (LM_A_XFER_ADDR, LM_A_XFER_PORT), which is always insecure:
+ * these requests carry LM_A_XFER_INSECURE (tests and benchmarks).
+ */
+
 /* LISTEN's options; 0 (or false) leaves the kernel's default. */
 struct lm_listen_opts {
 	uint32_t recv_method;		/* enum lm_xfer_recv_method */
 	bool key_by_backing;		/* LM_A_XFER_KEY_BY_BACKING */
+	int sock_fd;			/* LM_A_XFER_SOCK_FD if > 0 */
+	bool insecure;			/* with sock_fd: LM_A_XFER_INSECURE */
 };
 
 int lm_nl_listen_opts(struct lm_nl *nl, uint32_t id, const void *addr,
@@ -204,6 +214,8 @@ struct lm_migrate_opts {
 	uint32_t max_downtime_ms;	/* live */
 	uint64_t bandwidth;		/* live pre-copy, bytes/s; 0: any */
 	bool key_by_backing;		/* LM_A_XFER_KEY_BY_BACKING */
+	int sock_fd;			/* LM_A_XFER_SOCK_FD if > 0 */
+	bool insecure;			/* with sock_fd: LM_A_XFER_INSECURE */
 };
 
 int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,

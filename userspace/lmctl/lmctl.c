@@ -72,13 +72,19 @@ static const struct lmctl_cmd lmctl_cmds[] = {
 	{
 		.name = "receive",
 		.run = lmctl_cmd_receive,
-		.usage = "--control SOCK|--qmp SOCK --listen ADDR:PORT [OPTIONS]",
+		.usage = "--control SOCK|--qmp SOCK --listen ADDR:PORT --psk-file FILE|--insecure [OPTIONS]",
 		.summary = "receive a migrating VM into a VMM waiting for one",
 		.help = "  --control SOCK     the control socket of lmvm --incoming\n"
 			"  --qmp SOCK         or the QMP socket of QEMU -incoming defer -S\n"
 			"  --pid PID          the VMM's pid, checked against the socket's\n"
 			"  --listen ADDR:PORT where to wait for the source ([ADDR6]:PORT\n"
 			"                     for IPv6; port 0 picks one, printed on stderr)\n"
+			"  --psk-file FILE    the key both hosts share, one line IDENTITY:HEXKEY\n"
+			"                     (mode 600): the source must prove it holds it,\n"
+			"                     and the stream is encrypted (TLS 1.3, kTLS)\n"
+			"  --insecure         plain TCP instead: no authentication, no\n"
+			"                     encryption\n"
+			"  --allow-from NET   accept sources from ADDR[/PREFIX] only (up to 8)\n"
 			"  --recv-method M    pin (default) or user: how pages land in memory\n"
 			"  --checksum         print the VMM's memory checksum before resuming\n"
 			"                     (lmvm)\n"
@@ -86,18 +92,23 @@ static const struct lmctl_cmd lmctl_cmds[] = {
 			"                     gives the VM back to the source\n"
 			"  --paused           take the VM over but leave it paused, for the\n"
 			"                     operator to resume (QEMU: cont)\n"
-			"Accepts one source; when memory and state are in, has the VMM load\n"
+			"Accepts one source; refuses (and goes on waiting) a connection from\n"
+			"another address or one that fails the handshake. When memory and\n"
+			"state are in, has the VMM load\n"
 			"the state and resume, then acknowledges the source.\n",
 	},
 	{
 		.name = "migrate",
 		.run = lmctl_cmd_migrate,
-		.usage = "--control SOCK|--qmp SOCK --to ADDR:PORT [--mode live|quick] [OPTIONS]",
+		.usage = "--control SOCK|--qmp SOCK --to ADDR:PORT --psk-file FILE|--insecure [--mode live|quick] [OPTIONS]",
 		.summary = "move a running VM to a host where lmctl receive waits",
 		.help = "  --control SOCK     the source lmvm's control socket\n"
 			"  --qmp SOCK         or the source QEMU's QMP socket\n"
 			"  --pid PID          the VMM's pid, checked against the socket's\n"
 			"  --to ADDR:PORT     the destination's lmctl receive\n"
+			"  --psk-file FILE    the key both hosts share (see receive); the\n"
+			"                     destination must prove it holds it\n"
+			"  --insecure         plain TCP: no authentication, no encryption\n"
 			"  --mode live|quick  live: copy while the VM runs, then rounds of\n"
 			"                     the pages it dirtied, then pause for the rest\n"
 			"                     (default); quick: pause, then copy everything\n"
@@ -111,7 +122,8 @@ static const struct lmctl_cmd lmctl_cmds[] = {
 			"                     the previous one (20%, then +10%, up to 99%)\n"
 			"  --handover CMD     run CMD (sh -c) once the VM is paused, before\n"
 			"                     its state is sent; its failure resumes the VM\n"
-			"  --send-method M    sendpage (default), copy or zerocopy\n"
+			"  --send-method M    sendpage (default), copy or zerocopy (not with\n"
+			"                     --psk-file: kTLS refuses MSG_ZEROCOPY)\n"
 			"  --no-progress      no progress line on a terminal\n"
 			"The destination checks the memory layout before the VM is paused.\n"
 			"Prints the downtime (pause to the destination's acknowledgement).\n"

@@ -27,6 +27,7 @@
 
 #include "guardian.h"
 #include "vmm.h"
+#include "conn.h"
 #include "xfer.h"
 
 static const char *const send_methods[] = {
@@ -195,9 +196,16 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "auto-converge", no_argument, NULL, 'a' },
 		{ "no-progress", no_argument, NULL, 'q' },
+		{ "psk-file", required_argument, NULL, 'K' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ }
 	};
 	const char *control = NULL, *qmp = NULL, *to = NULL, *handover = NULL;
+	const char *psk_file = NULL;
+	struct conn_opts copts = { 0 };
+	bool insecure = false;
+	struct tls_psk psk;
+	int sock_fd = -1;
 	uint32_t pid = 0, mode = LM_WIRE_MODE_LIVE, method = 0;
 	struct lm_migrate_opts opts = { 0 };
 	uint64_t t_start, t_pause = 0;
@@ -216,7 +224,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	progress = isatty(STDERR_FILENO);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:Q:t:m:S:r:d:H:b:aq", longopts,
+	while ((c = getopt_long(argc, argv, ":p:c:Q:t:m:S:r:d:H:b:aqK:I", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -271,6 +279,12 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		case 'q':
 			progress = false;
 			break;
+		case 'K':
+			psk_file = optarg;
+			break;
+		case 'I':
+			insecure = true;
+			break;
 		case ':':
 			return lmctl_usage_error(ctx, "option '%s' needs a value",
 						 argv[optind - 1]);
@@ -289,6 +303,15 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 					 to);
 	if (ctx->json)
 		progress = false;
+	if (psk_file && insecure)
+		return lmctl_usage_error(ctx, "--psk-file and --insecure exclude each other");
+	if (!psk_file && !insecure)
+		return lmctl_usage_error(ctx, "no --psk-file: give the key shared with the destination, or --insecure for plain TCP that anyone on the path can read and alter");
+	if (psk_file) {
+		if (tls_psk_load(psk_file, &psk))
+			return LMCTL_EXIT_FAILURE;
+		copts.psk = &psk;
+	}
 
 	nl = lmctl_nl(ctx);
 	if (!nl)
@@ -317,7 +340,14 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	opts.send_method = method;
 	/* As receive does for QEMU: its slots differ from the destination's. */
 	opts.key_by_backing = vmm.kind == VMM_QEMU;
-	ret = lm_nl_migrate(nl, id, addr.addr, addr.len, addr.port, &opts);
+	/* lm takes over the connection once the peer is authenticated. */
+	sock_fd = conn_connect(&addr, &copts);
+	if (sock_fd < 0)
+		goto out;
+	opts.sock_fd = sock_fd;
+	opts.insecure = insecure;
+	ret = lm_nl_migrate(nl, id, NULL, 0, 0, &opts);
+	close(sock_fd);
 	if (ret) {
 		lmctl_fail(ctx, ret, NULL, "migrate vm %u to %s", id, addr.text);
 		goto out;
@@ -429,6 +459,8 @@ out:
 		close(state_fd);
 		unlink(state_path);
 	}
+	if (copts.psk)
+		explicit_bzero(&psk, sizeof(psk));
 	if (attached)
 		lm_nl_detach(nl, id);
 	ctx->vmm_fd = -1;

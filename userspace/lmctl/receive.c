@@ -19,6 +19,7 @@
 #include <linux/lm.h>
 #include <linux/lm_wire.h>
 
+#include "conn.h"
 #include "vmm.h"
 #include "xfer.h"
 
@@ -53,12 +54,20 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 		{ "checksum", no_argument, NULL, 'k' },
 		{ "handover", required_argument, NULL, 'H' },
 		{ "paused", no_argument, NULL, 'P' },
+		{ "psk-file", required_argument, NULL, 'K' },
+		{ "insecure", no_argument, NULL, 'I' },
+		{ "allow-from", required_argument, NULL, 'A' },
 		{ }
 	};
 	char state_path[] = "/tmp/lm-state-rx-XXXXXX";
 	int c, ret, state_fd = -1, status = LMCTL_EXIT_FAILURE;
 	uint32_t pid = 0, method = 0, verdict;
 	const char *control = NULL, *qmp = NULL, *listen = NULL, *handover = NULL;
+	const char *psk_file = NULL;
+	struct conn_opts copts = { 0 };
+	int listen_fd = -1, sock_fd = -1;
+	bool insecure = false;
+	struct tls_psk psk;
 	bool attached = false, checksum = false, leave_paused = false;
 	char sum[sizeof(((struct vmm *)0)->reply)];
 	struct vmm vmm = { .fd = -1 };
@@ -71,7 +80,7 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:Q:l:R:kH:P", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:c:Q:l:R:kH:PK:IA:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (!lmctl_parse_u32(optarg, INT_MAX, &pid) || !pid)
@@ -105,6 +114,20 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 		case 'P':
 			leave_paused = true;
 			break;
+		case 'K':
+			psk_file = optarg;
+			break;
+		case 'I':
+			insecure = true;
+			break;
+		case 'A':
+			if (copts.nr_allow == CONN_MAX_ALLOW)
+				return lmctl_usage_error(ctx, "at most %d --allow-from",
+							 CONN_MAX_ALLOW);
+			if (!conn_parse_net(optarg, &copts.allow[copts.nr_allow++]))
+				return lmctl_usage_error(ctx, "invalid --allow-from '%s' (ADDR or ADDR/PREFIX)",
+							 optarg);
+			break;
 		case ':':
 			return lmctl_usage_error(ctx, "option '%s' needs a value",
 						 argv[optind - 1]);
@@ -123,6 +146,15 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 	if (!xfer_parse_addr(listen, true, &addr))
 		return lmctl_usage_error(ctx, "invalid address '%s' (ADDR:PORT or [ADDR6]:PORT)",
 					 listen);
+	if (psk_file && insecure)
+		return lmctl_usage_error(ctx, "--psk-file and --insecure exclude each other");
+	if (!psk_file && !insecure)
+		return lmctl_usage_error(ctx, "no --psk-file: give the key shared with the source, or --insecure for plain TCP that anyone on the path can read and alter");
+	if (psk_file) {
+		if (tls_psk_load(psk_file, &psk))
+			return LMCTL_EXIT_FAILURE;
+		copts.psk = &psk;
+	}
 
 	nl = lmctl_nl(ctx);
 	if (!nl)
@@ -147,17 +179,31 @@ int lmctl_cmd_receive(struct lmctl *ctx, int argc, char **argv)
 	 * QEMU's memslots over its RAM differ between a running VM and a
 	 * fresh -incoming one (pc: PAM, SMRAM): move RAM by backing.
 	 */
+	listen_fd = conn_listen(&addr, &port);
+	if (listen_fd < 0)
+		goto out;
+	/* Scripts wait for this line before starting the source. */
+	fprintf(stderr, "lmctl: vm %u listening on port %u\n", id, port);
+	/* Only an allowed, authenticated source gets as far as lm. */
+	sock_fd = conn_accept(listen_fd, &copts, vmm.fd);
+	close(listen_fd);
+	if (sock_fd < 0) {
+		if (sock_fd == -EINTR || sock_fd == -EPIPE)
+			lmctl_err("wait for the source: %s",
+				  xfer_wait_why(sock_fd));
+		goto out;
+	}
 	lopts.recv_method = method;
 	lopts.key_by_backing = vmm.kind == VMM_QEMU;
-	ret = lm_nl_listen_opts(nl, id, addr.addr, addr.len, addr.port,
-				state_fd, &lopts, &port);
+	lopts.sock_fd = sock_fd;
+	lopts.insecure = insecure;
+	ret = lm_nl_listen_opts(nl, id, NULL, 0, 0, state_fd, &lopts, &port);
+	close(sock_fd);
 	if (ret) {
-		lmctl_fail(ctx, ret, NULL, "listen on %s for vm %u", addr.text,
+		lmctl_fail(ctx, ret, NULL, "receive on %s for vm %u", addr.text,
 			   id);
 		goto out;
 	}
-	/* Scripts wait for this line before starting the source. */
-	fprintf(stderr, "lmctl: vm %u listening on port %u\n", id, port);
 
 	ret = xfer_wait(ctx, ev, id, XFER_PHASE(LM_PHASE_COMMIT), -1, false,
 			&st);
@@ -221,6 +267,8 @@ out:
 		close(state_fd);
 		unlink(state_path);
 	}
+	if (copts.psk)
+		explicit_bzero(&psk, sizeof(psk));
 	if (attached)
 		lm_nl_detach(nl, id);
 	ctx->vmm_fd = -1;
