@@ -497,8 +497,9 @@ TEST_F_TIMEOUT(qemu_migrate, destination_cannot_load, 240)
 	ASSERT_LT(0, recv);
 	qemu_qmp_disconnect(&self->src);
 	ret = sh("/usr/sbin/ip netns exec lmsrc lmctl migrate --qmp %s/qmp.sock --to " DST
-		 " --mode %s > %s/migrate.out 2> %s/migrate.err",
-		 self->src.dir, variant->mode, self->work, self->work);
+		 " --psk-file %s/psk --mode %s > %s/migrate.out 2> %s/migrate.err",
+		 self->src.dir, self->work, variant->mode, self->work,
+		 self->work);
 	EXPECT_EQ(1, wait_receive(recv));
 	snprintf(path, sizeof(path), "%s/recv.err", self->work);
 	show("receive", path);

@@ -75,7 +75,7 @@ FIXTURE(qemu_ping)
 	struct qemu src, dst;
 	char work[64];
 	struct ping *ping;
-	double cpu_kthreads;		/* lm's source threads, seen so far */
+	char psk_arg[96];		/* --psk-file, a key of this run's */
 	pid_t kthread_pid[16];
 	double kthread_cpu[16];
 };
@@ -86,7 +86,11 @@ FIXTURE_SETUP(qemu_ping)
 		SKIP(return, "QEMU or lm-guest not in this lab image");
 	strcpy(self->work, "/tmp/lmping.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->work));
+	snprintf(self->psk_arg, sizeof(self->psk_arg), "--psk-file %s/psk",
+		 self->work);
 	ASSERT_EQ(0, sh(". " NETNS_SH "; netns_setup && netns_guest_net"));
+	ASSERT_EQ(0, sh("(umask 077; echo lab:$(od -An -tx1 -N32 /dev/urandom | tr -d ' \\n') > %s/psk)",
+			self->work));
 }
 
 FIXTURE_TEARDOWN(qemu_ping)
@@ -242,7 +246,7 @@ static double number_after(const char *path, const char *key)
 /* lmctl receive, then lmctl migrate; both exit once the guest resumed. */
 static bool lm_migrate(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(qemu_ping) *self, const char *mode,
-		       const char *recv_args, const char *to,
+		       const char *args, const char *recv_args, const char *to,
 		       bool must_succeed, struct result *r)
 {
 	char out[128], err[128], rerr[128];
@@ -258,7 +262,7 @@ static bool lm_migrate(struct __test_metadata *_metadata,
 	qemu_qmp_disconnect(&self->dst);
 	unlink(rerr);
 	recv = spawn("exec /usr/sbin/ip netns exec lmdst lmctl receive --qmp %s/qmp.sock --listen " LM_DST
-		     " %s > /dev/null 2> %s", self->dst.dir, recv_args, rerr);
+		     " %s %s > /dev/null 2> %s", self->dst.dir, args, recv_args, rerr);
 	for (i = 0; i < 200 && !file_has(rerr, "listening"); i++)
 		usleep(50000);
 	if (!file_has(rerr, "listening")) {
@@ -272,7 +276,7 @@ static bool lm_migrate(struct __test_metadata *_metadata,
 		return false;
 	}
 	mig = spawn("exec /usr/sbin/ip netns exec lmsrc lmctl migrate --qmp %s/qmp.sock --to %s"
-		    " --mode %s > %s 2> %s", self->src.dir, to, mode, out, err);
+		    " %s --mode %s > %s 2> %s", self->src.dir, to, args, mode, out, err);
 	cpu = wait_child(self, mig, 120, &status);
 	show("migrate", out);
 	show("migrate", err);
@@ -395,7 +399,7 @@ static void migrate_once(struct __test_metadata *_metadata,
 	case LM_LIVE:
 	case LM_QUICK:
 		ok = lm_migrate(_metadata, self, way == LM_LIVE ? "live" : "quick",
-				"", LM_DST, true, r);
+				self->psk_arg, "", LM_DST, true, r);
 		r->src_cpu += qemu_cpu(&self->src) - cpu0;
 		break;
 	default:
@@ -536,8 +540,8 @@ static void flood_exactness(struct __test_metadata *_metadata,
 	start_pinged_pair(_metadata, self, 0.001);
 	ASSERT_EQ(0, set_knob(tracked ? "Y" : "N"));
 	rx0 = qemu_guest(&self->src)->net_rx;
-	ok = lm_migrate(_metadata, self, "live", "--paused", LM_DST, tracked,
-			&r);
+	ok = lm_migrate(_metadata, self, "live", self->psk_arg, "--paused",
+			LM_DST, tracked, &r);
 	ASSERT_EQ(0, set_knob("Y"));
 	rx1 = qemu_guest(&self->src)->net_rx;
 	ping_stop(self->ping);
@@ -600,8 +604,9 @@ TEST_F_TIMEOUT(qemu_ping, cut_in_stop_and_copy, 300)
 	for (i = 0; i < 100 && !file_has(relay_err, "listening"); i++)
 		usleep(50000);
 	ASSERT_TRUE(file_has(relay_err, "listening"));
-	EXPECT_FALSE(lm_migrate(_metadata, self, "quick", "", RELAY_TO, false,
-				&r));
+	/* wire_relay reads the frames: a plain connection. */
+	EXPECT_FALSE(lm_migrate(_metadata, self, "quick", "--insecure", "",
+				RELAY_TO, false, &r));
 	waitpid(relay, NULL, 0);
 	show("relay", relay_err);
 	EXPECT_TRUE(file_has(relay_err, "cut at PAGES"));

@@ -159,11 +159,11 @@ TEST_F_TIMEOUT(qemu_refusal, refused_untouched, 90)
 	qemu_qmp_disconnect(&self->q);
 	if (variant->receive)
 		snprintf(cmd, sizeof(cmd),
-			 "lmctl receive --qmp %s/qmp.sock --listen 127.0.0.1:0 2> %s",
+			 "lmctl receive --qmp %s/qmp.sock --listen 127.0.0.1:0 --insecure 2> %s",
 			 self->q.dir, self->err);
 	else
 		snprintf(cmd, sizeof(cmd),
-			 "lmctl migrate --qmp %s/qmp.sock --to 127.0.0.1:1 2> %s",
+			 "lmctl migrate --qmp %s/qmp.sock --to 127.0.0.1:1 --insecure 2> %s",
 			 self->q.dir, self->err);
 	status = system(cmd);
 	ASSERT_TRUE(WIFEXITED(status));
