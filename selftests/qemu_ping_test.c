@@ -75,7 +75,7 @@ FIXTURE(qemu_ping)
 	struct qemu src, dst;
 	char work[64];
 	struct ping *ping;
-	char psk_arg[96];		/* --psk-file, a key of this run's */
+	char psk_arg[96];		/* how lmctl protects the connection */
 	pid_t kthread_pid[16];
 	double kthread_cpu[16];
 };
@@ -86,11 +86,12 @@ FIXTURE_SETUP(qemu_ping)
 		SKIP(return, "QEMU or lm-guest not in this lab image");
 	strcpy(self->work, "/tmp/lmping.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->work));
-	snprintf(self->psk_arg, sizeof(self->psk_arg), "--psk-file %s/psk",
-		 self->work);
+	/*
+	 * Plain TCP, as QEMU's own migrations here: the lab's emulated
+	 * AES-GCM moves about 3 MiB/s (tls_test.sh migrates encrypted).
+	 */
+	snprintf(self->psk_arg, sizeof(self->psk_arg), "--insecure");
 	ASSERT_EQ(0, sh(". " NETNS_SH "; netns_setup && netns_guest_net"));
-	ASSERT_EQ(0, sh("(umask 077; echo lab:$(od -An -tx1 -N32 /dev/urandom | tr -d ' \\n') > %s/psk)",
-			self->work));
 }
 
 FIXTURE_TEARDOWN(qemu_ping)

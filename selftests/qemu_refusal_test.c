@@ -20,6 +20,8 @@
  */
 #include "kselftest_harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +37,15 @@ FIXTURE(qemu_refusal)
 	struct qemu q;
 	char err[128];
 	pid_t virtiofsd;
+	int listen_fd;			/* a destination that never answers */
+	char to[32];
 };
 
 FIXTURE_VARIANT(qemu_refusal)
 {
 	const char *const *extra;
 	const char *accel;
+	bool listener;			/* refused by lm, once connected */
 	bool virtiofs;			/* start virtiofsd for the device */
 	bool private_ram;
 	bool receive;			/* refused by receive, not migrate */
@@ -80,8 +85,8 @@ FIXTURE_VARIANT_ADD(qemu_refusal, vhost_user) {
 	.status = "running",
 };
 FIXTURE_VARIANT_ADD(qemu_refusal, dirty_ring) {
-	.accel = "kvm,dirty-ring-size=4096", .reason = "dirty ring",
-	.status = "running",
+	.accel = "kvm,dirty-ring-size=4096", .listener = true,
+	.reason = "dirty ring", .status = "running",
 };
 FIXTURE_VARIANT_ADD(qemu_refusal, nothing_refused) {
 	.status = "running",
@@ -96,8 +101,22 @@ FIXTURE_SETUP(qemu_refusal)
 		.incoming = variant->receive,
 	};
 
+	self->listen_fd = -1;
+	strcpy(self->to, "127.0.0.1:1");
 	if (!qemu_available())
 		SKIP(return, "QEMU or lm-guest not in this lab image");
+	if (variant->listener) {
+		struct sockaddr_in sin = { .sin_family = AF_INET,
+					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t len = sizeof(sin);
+
+		self->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ASSERT_LE(0, self->listen_fd);
+		ASSERT_EQ(0, bind(self->listen_fd, (struct sockaddr *)&sin, len));
+		ASSERT_EQ(0, listen(self->listen_fd, 1));
+		ASSERT_EQ(0, getsockname(self->listen_fd, (struct sockaddr *)&sin, &len));
+		snprintf(self->to, sizeof(self->to), "127.0.0.1:%u", ntohs(sin.sin_port));
+	}
 	if (variant->virtiofs) {
 		int i;
 
@@ -124,6 +143,8 @@ FIXTURE_SETUP(qemu_refusal)
 FIXTURE_TEARDOWN(qemu_refusal)
 {
 	unlink(self->err);
+	if (self->listen_fd >= 0)
+		close(self->listen_fd);
 	qemu_stop(&self->q);
 	if (self->virtiofsd > 0) {
 		kill(self->virtiofsd, SIGTERM);
@@ -163,8 +184,8 @@ TEST_F_TIMEOUT(qemu_refusal, refused_untouched, 90)
 			 self->q.dir, self->err);
 	else
 		snprintf(cmd, sizeof(cmd),
-			 "lmctl migrate --qmp %s/qmp.sock --to 127.0.0.1:1 --insecure 2> %s",
-			 self->q.dir, self->err);
+			 "lmctl migrate --qmp %s/qmp.sock --to %s --insecure 2> %s",
+			 self->q.dir, self->to, self->err);
 	status = system(cmd);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_NE(0, WEXITSTATUS(status));
