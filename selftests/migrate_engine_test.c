@@ -1017,6 +1017,11 @@ TEST_F(engine, failed_live_restores_logging)
 	ASSERT_EQ(0, lm_nl_xfer_status(self->nl, self->src.id, &s));
 	EXPECT_EQ(LM_PHASE_PRECOPY, s.phase) log_status(_metadata, "source", &s);
 	EXPECT_EQ(KVM_MEM_LOG_DIRTY_PAGES, slot_flags(self->nl, self->src.id));
+	/* The migration's rounds are its own: no one else takes or ends them. */
+	EXPECT_EQ(-EBUSY, lm_nl_track_sync(self->nl, self->src.id, &r));
+	lm_track_round_free(&r);
+	EXPECT_EQ(-EBUSY, lm_nl_track_stop(self->nl, self->src.id));
+	EXPECT_EQ(KVM_MEM_LOG_DIRTY_PAGES, slot_flags(self->nl, self->src.id));
 	close(p.fd);
 
 	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_FAILED, &s));

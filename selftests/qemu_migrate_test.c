@@ -41,6 +41,7 @@
 #include "lm_nl.h"
 #include "lmkvm.h"
 #include "qemu_util.h"
+#include "sh_util.h"
 
 #define NETNS_SH	"/lib/lab/netns.sh"
 #define MEM_MIB		128
@@ -55,53 +56,6 @@
 /* Where the host writes: between lm-guest's info page and its sweep. */
 #define HOST_AREA	0x380000U
 #define HOST_AREA_PAGES	64
-
-/* Run a shell command line; its exit status, or -1. */
-static int __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int status;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	status = system(cmd);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* Start a shell command line in the background; its pid, or -1. */
-static pid_t __attribute__((format(printf, 1, 2))) spawn(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	pid_t pid;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	pid = fork();
-	if (!pid) {
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-/* Print a file as TAP diagnostics. */
-static void show(const char *what, const char *path)
-{
-	char line[512];
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		printf("# %s: %s", what, line);
-	fclose(f);
-	/* A failed assertion ends the test with _exit(): no stdio flush. */
-	fflush(stdout);
-}
 
 static uint64_t pages_written(struct qemu *q)
 {

@@ -36,7 +36,7 @@ void lm_dirty_teardown(struct lm_vm *vm);
  * in the round, or -ENOENT if no memslot has that layout any more (it was
  * deleted, moved or resized), -ENODATA before the first round.
  */
-int lm_dirty_start(struct lm_vm *vm, const char **why);
+int lm_dirty_start(struct lm_vm *vm, bool migration, const char **why);
 int lm_dirty_sync(struct lm_vm *vm, const char **why);
 int lm_dirty_stop(struct lm_vm *vm);
 long lm_dirty_collect(struct lm_vm *vm, u16 as_id, u64 base_gfn,

@@ -66,6 +66,11 @@ struct lm_dirty_slot {
 
 struct lm_dirty {
 	struct lm_vm *vm;
+	/*
+	 * Started by a live migration, whose rounds it feeds: TRACK_SYNC,
+	 * TRACK_GET and TRACK_STOP from netlink would take or end them.
+	 */
+	bool migration;
 	struct kthread_worker *worker;
 	struct lm_dirty_buf buf;
 

@@ -56,6 +56,16 @@ static void unlock_vm(struct lm_vm *vm)
 	lm_vm_put(vm);
 }
 
+/* A migration's rounds are its own: nobody else may harvest or stop them. */
+static int check_not_migrating(struct lm_vm *vm, struct netlink_ext_ack *extack)
+{
+	if (vm->dirty && vm->dirty->migration) {
+		NL_SET_ERR_MSG(extack, "A live migration of this VM owns its dirty tracking");
+		return -EBUSY;
+	}
+	return 0;
+}
+
 int lm_dirty_nl_start(struct sk_buff *skb, struct genl_info *info)
 {
 	const char *why = NULL;
@@ -65,7 +75,7 @@ int lm_dirty_nl_start(struct sk_buff *skb, struct genl_info *info)
 	vm = lock_vm(info->attrs, info->extack);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
-	ret = lm_dirty_start(vm, &why);
+	ret = lm_dirty_start(vm, false, &why);
 	if (ret)
 		set_err_msg(info->extack, why);
 	unlock_vm(vm);
@@ -80,9 +90,13 @@ int lm_dirty_nl_stop(struct sk_buff *skb, struct genl_info *info)
 	vm = lock_vm(info->attrs, info->extack);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
+	ret = check_not_migrating(vm, info->extack);
+	if (ret)
+		goto out_unlock;
 	ret = lm_dirty_stop(vm);
 	if (ret)
 		GENL_SET_ERR_MSG(info, "Dirty tracking does not run on this VM");
+out_unlock:
 	unlock_vm(vm);
 	return ret;
 }
@@ -162,6 +176,9 @@ int lm_dirty_nl_sync(struct sk_buff *skb, struct genl_info *info)
 	vm = lock_vm(info->attrs, info->extack);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
+	ret = check_not_migrating(vm, info->extack);
+	if (ret)
+		goto out_unlock;
 	ret = lm_dirty_sync(vm, &why);
 	if (ret) {
 		set_err_msg(info->extack, why);
@@ -291,6 +308,9 @@ int lm_dirty_nl_get_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	vm = lock_vm(attrs, cb->extack);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
+	ret = check_not_migrating(vm, cb->extack);
+	if (ret)
+		goto out_unlock;
 	d = vm->dirty;
 	if (!d) {
 		NL_SET_ERR_MSG(cb->extack, "Dirty tracking does not run on this VM");

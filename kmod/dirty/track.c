@@ -150,7 +150,7 @@ static void free_dirty(struct lm_dirty *d)
 	kfree(d);
 }
 
-int lm_dirty_start(struct lm_vm *vm, const char **why)
+int lm_dirty_start(struct lm_vm *vm, bool migration, const char **why)
 {
 	struct lm_dirty *d;
 	int ret;
@@ -169,6 +169,7 @@ int lm_dirty_start(struct lm_vm *vm, const char **why)
 	if (!d)
 		return -ENOMEM;
 	d->vm = vm;
+	d->migration = migration;
 	d->host_writes = lm_dirty_host_writes_wanted();
 	d->worker = kthread_create_worker(0, "lm-dirty/%u", vm->id);
 	if (IS_ERR(d->worker)) {

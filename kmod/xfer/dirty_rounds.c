@@ -95,7 +95,7 @@ int lm_xfer_dirty_start(struct lm_xfer *x)
 		ret = -ENODEV;
 		why = "The VM was detached";
 	} else {
-		ret = lm_dirty_start(vm, &why);
+		ret = lm_dirty_start(vm, true, &why);
 		/*
 		 * QEMU enables KVM's manual protection with every bit initially
 		 * set: the first harvest would report all of memory, which round

@@ -129,6 +129,9 @@
  *
  * LM_CMD_TRACK_SYNC
  *   Request: LM_A_VM_ID (required).
+ *   Fails with -EBUSY ("A live migration of this VM owns its dirty
+ *   tracking") while a live migration of the VM tracks it, as TRACK_GET and
+ *   TRACK_STOP do: its rounds are the migration's own.
  *   Harvests one round: KVM's dirty log of every slot is read and the pages
  *   write-protected again in the same step. Fails with -ENOENT when no
  *   tracking runs and -ESRCH once the VMM has exited. A failed round loses
