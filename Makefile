@@ -7,7 +7,7 @@
 #   make check-full   the same with the figure-producing matrices too
 #   make lab          interactive shell in the lab VM
 #   make demo         the demo, in the lab VM
-#   make bench        run every benchmark in the lab VM
+#   make bench        run the benchmarks in the lab VM (TESTS="a b" for some)
 #   make checkpatch   kernel coding style of kmod/ and uapi/
 #   make deps         install the Debian packages all of this needs
 #   make install      lm.ko, lmctl, its man page and the uapi headers

@@ -173,6 +173,9 @@ fault() {
 	sleep 1
 	extra=
 	[ "$mode" = live ] && extra="--max-rounds 1"
+	# A fault played at a phase of the source: pre-copy paced to last
+	# seconds, long enough for the polling below to see it.
+	[ "$mode" = live ] && [ -z "$relayed" ] && extra="$extra --bandwidth 4M"
 	$LMCTL_MIGRATE --pid $src_pid --control "$WORK/src$c.sock" --to $to \
 		--mode $mode $extra > "$WORK/migrate.out" \
 		2> "$WORK/migrate.err" &
@@ -187,6 +190,8 @@ fault() {
 				sed -n "s/^vm \([0-9]*\): pid $src_pid,.*/\1/p")
 			[ -n "$vm" ] && [ "$(phase_of "$vm" $SRC_NS)" = "$arg" ] &&
 				break
+			# Over before the phase was seen: the case fails below.
+			kill -0 $mig_pid 2>/dev/null || break
 			i=$((i + 1))
 			sleep 0.02
 		done
@@ -195,7 +200,7 @@ fault() {
 		rmmod)
 			rmmod_out=$(rmmod lm 2>&1)
 			rmmod_status=$?
-			log "rmmod lm: status $rmmod_status $rmmod_out"
+			log "rmmod lm: status $rmmod_status $rmmod_out, refcnt $(cat /sys/module/lm/refcnt 2>/dev/null), phase $(phase_of "$vm" $SRC_NS)"
 			;;
 		killmig) kill -9 $mig_pid ;;
 		killsrc) kill -9 $src_pid ;;

@@ -17,7 +17,8 @@
 #   BUILD         build directory (default: <repo>/build)
 #   LM_KO         module to test (default: <repo>/lm.ko)
 #   KVER          lab kernel release (default: selftests/lab/kver.sh)
-#   TESTS         space-separated test names: run only these
+#   TESTS         space-separated test (or, for bench, benchmark) names:
+#                 run only these
 #   LAB_VMS       lab VMs to share the tests among (check modes; default:
 #                 the host's cores, at most 4); 1 for bench, demo, shell
 #   LAB_TIMEOUT   seconds each VM may run (check: the sum of its tests'
@@ -116,6 +117,10 @@ cmdline="console=ttyS0 panic=-1 loglevel=7 printk.time=1"
 cmdline+=" watchdog_thresh=30 rcupdate.rcu_cpu_stall_timeout=60"
 cmdline+=" unknown_nmi_panic panic_print=0x40"
 cmdline+=" lmlab=$lmlab lmlab_timeout=${TEST_TIMEOUT:-300} ${LAB_APPEND:-}"
+# A check's plan names its tests; a bench runs those TESTS names, or all.
+if [[ $lmlab == bench && -n ${TESTS:-} ]]; then
+	cmdline+=" lmlab_only=$(echo "$TESTS" | tr -s ' ' ,)"
+fi
 
 qemu_for() { # qemu_for N: the command line of VM N, in the array qemu
 	qemu=(qemu-system-x86_64
