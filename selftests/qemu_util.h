@@ -190,6 +190,19 @@ static inline const char *qemu_file(struct qemu *q, const char *name,
  * VM), QMP on a Unix socket. Returns 0 once QMP answers and, unless
  * incoming, the guest has started writing.
  */
+static inline void qemu_print_serial(struct qemu *q);
+
+/* Why lm-guest did not come up: what the machine and the guest say. */
+static inline void qemu_start_failed(struct qemu *q)
+{
+	printf("# lm-guest did not start within 60 s; QEMU %s\n",
+	       kill(q->pid, 0) ? "is gone" : "still runs");
+	qemu_print_serial(q);
+	fflush(stdout);
+	if (system("{ grep -E 'MemAvailable|Shmem:' /proc/meminfo; df -k /dev/shm | tail -1; uptime; dmesg | tail -5; } | sed 's/^/# /'"))
+		printf("# (no diagnostics)\n");
+}
+
 static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 {
 	char ram[128], sock[128], serial[128], mem[64], append[160], object[256];
@@ -290,6 +303,7 @@ static inline int qemu_start_opts(struct qemu *q, const struct qemu_opts *o)
 			return 0;
 		usleep(50000);
 	}
+	qemu_start_failed(q);
 	return -1;
 }
 

@@ -245,6 +245,7 @@ install -m 0755 "$lab/init" "$root/init"
 install -m 0755 "$lab/demo.sh" "$root/usr/bin/lm-demo.sh"
 # The two network namespaces of the migration tests and the demo.
 install -m 0644 "$lab/netns.sh" "$root/lib/lab/netns.sh"
+install -m 0644 "$lab/lmvm_hosts.sh" "$root/lib/lab/lmvm_hosts.sh"
 
 cat > "$root/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/bin/sh

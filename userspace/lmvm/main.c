@@ -34,6 +34,8 @@ static void usage(FILE *f)
 "      --hotset SIZE     working set of the hotset workload (default 8M)\n"
 "      --prefault        the guest touches all its pages before its workload\n"
 "                        starts, so that rates are not first-touch faults\n"
+"      --fill            the guest writes data that is not zero to every page\n"
+"                        before its workload (idle too) starts\n"
 "  -C, --control PATH    serve control commands on this unix socket\n"
 "  -i, --incoming        create the VM but run nothing until load-state and\n"
 "                        resume\n"
@@ -97,6 +99,7 @@ static int parse_args(struct lmvm_config *cfg, int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "hotset", required_argument, NULL, 'H' },
 		{ "prefault", no_argument, NULL, 'P' },
+		{ "fill", no_argument, NULL, 'F' },
 		{ "control", required_argument, NULL, 'C' },
 		{ "incoming", no_argument, NULL, 'i' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -164,6 +167,9 @@ static int parse_args(struct lmvm_config *cfg, int argc, char **argv)
 			break;
 		case 'P':
 			cfg->prefault = true;
+			break;
+		case 'F':
+			cfg->fill = true;
 			break;
 		case 'C':
 			cfg->control_path = optarg;

@@ -48,6 +48,7 @@ void workload_setup(struct lmvm *lm)
 	pps = lm->cfg.rate_mib * (MiB / PAGE_SIZE) / n;
 	sh->tsc_per_page = pps ? sh->tsc_khz * 1000 / pps : 0;
 	sh->prefault = lm->cfg.prefault;
+	sh->fill = lm->cfg.fill;
 	sh->hotset_pages = lm->cfg.hotset_size / PAGE_SIZE / n;
 	if (!sh->hotset_pages)
 		sh->hotset_pages = 1;

@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# lmvm guests on the lab's two hosts (netns.sh) and one lmctl migration
+# between them, as the benchmarks run it. Sourced after netns.sh, with
+# $WORK a directory of the caller's; installed in the lab VM as
+# /lib/lab/lmvm_hosts.sh.
+#
+#   hosts_die MESSAGE       print "NAME: MESSAGE" ($0's name), exit 1
+#   hosts_start_vmm NAME NS ARGS...
+#                           an lmvm serving $WORK/NAME.sock, started with
+#                           ARGS in namespace NS; its pid in $vmm_pid
+#   hosts_ctl NAME CMD      a control command to lmvm NAME
+#   hosts_field KEY LINE    the value of KEY=VALUE in LINE
+#   hosts_wait_filled NAME  until lmvm NAME's vCPU 0 has filled its share
+#                           of memory (--fill, one vCPU)
+#   hosts_migrate SRC DST ARGS...
+#                           lmctl receive for DST and lmctl migrate of SRC
+#                           with ARGS on both (e.g. --insecure --mode
+#                           quick); on success sets $mig_mib (MiB of page
+#                           data), $mig_total, $mig_downtime, $mig_tx_cpu
+#                           and $mig_rx_cpu (seconds), else exits
+#   hosts_stop NAME...      quit those lmvms and wait for them
+#
+# $hosts_pids collects every process started, for the caller's cleanup.
+
+HOSTS_PORT=7000
+hosts_pids=
+
+hosts_die() { echo "${0##*/}: $*" >&2; exit 1; }
+hosts_ctl() { lmvm --control "$WORK/$1.sock" --command "$2"; }
+hosts_field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+hosts_start_vmm() {
+	name=$1 ns=$2
+	shift 2
+	$IP netns exec "$ns" lmvm --control "$WORK/$name.sock" "$@" \
+		> "$WORK/$name.out" 2>&1 &
+	vmm_pid=$!
+	hosts_pids="$hosts_pids $vmm_pid"
+	eval "${name}_pid=$vmm_pid"
+	i=0
+	until hosts_ctl "$name" status > /dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -gt 300 ] &&
+			hosts_die "lmvm $name did not start: $(cat "$WORK/$name.out")"
+		sleep 0.1
+	done
+}
+
+hosts_wait_filled() {
+	i=0
+	while :; do
+		s=$(hosts_ctl "$1" status)
+		f=$(hosts_field vcpu0.prefaulted "$s")
+		[ "${f:-0}" -gt 0 ] &&
+			[ "$f" -eq "$(hosts_field vcpu0.share "$s")" ] && return 0
+		i=$((i + 1))
+		[ $i -gt 3000 ] && hosts_die "lmvm $1 did not fill its memory in 300 s"
+		sleep 0.1
+	done
+}
+
+hosts_migrate() {
+	src=$1 dst=$2
+	shift 2
+	eval "spid=\$${src}_pid dpid=\$${dst}_pid"
+	rm -f "$WORK/recv.err"
+	$IP netns exec "$DST_NS" lmctl receive --pid "$dpid" \
+		--control "$WORK/$dst.sock" --listen "$DST_ADDR:$HOSTS_PORT" \
+		"$@" > "$WORK/recv.out" 2> "$WORK/recv.err" &
+	recv_pid=$!
+	hosts_pids="$hosts_pids $recv_pid"
+	i=0
+	until grep -q listening "$WORK/recv.err" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 100 ] &&
+			hosts_die "lmctl receive did not start: $(cat "$WORK/recv.err")"
+		sleep 0.1
+	done
+	$IP netns exec "$SRC_NS" lmctl migrate --pid "$spid" \
+		--control "$WORK/$src.sock" --to "$DST_ADDR:$HOSTS_PORT" "$@" \
+		> "$WORK/migrate.out" 2> "$WORK/migrate.err" ||
+		hosts_die "migration failed: $(cat "$WORK/migrate.err")"
+	wait $recv_pid ||
+		hosts_die "lmctl receive failed: $(cat "$WORK/recv.err")"
+	mig_mib=$(sed -n 's/.* \([0-9.]*\) MiB sent.*/\1/p' "$WORK/migrate.out")
+	mig_total=$(sed -n 's/^total \([0-9.]*\) s.*/\1/p' "$WORK/migrate.out")
+	mig_downtime=$(sed -n 's/.*downtime \([0-9.]*\) s.*/\1/p' "$WORK/migrate.out")
+	mig_tx_cpu=$(sed -n 's/.*send thread CPU \([0-9.]*\) s.*/\1/p' "$WORK/migrate.out")
+	mig_rx_cpu=$(sed -n 's/.*receive thread CPU \([0-9.]*\) s.*/\1/p' "$WORK/recv.out")
+	mig_rounds=$(sed -n 's/.* \([0-9]*\) rounds\{0,1\}$/\1/p' "$WORK/migrate.out")
+	if [ -z "$mig_mib" ] || [ -z "$mig_total" ] || [ -z "$mig_downtime" ] ||
+	   [ -z "$mig_tx_cpu" ] || [ -z "$mig_rx_cpu" ]; then
+		hosts_die "cannot read the figures: $(cat "$WORK/migrate.out" "$WORK/recv.out")"
+	fi
+}
+
+hosts_stop() {
+	for name in "$@"; do
+		hosts_ctl "$name" quit > /dev/null 2>&1
+		eval "p=\$${name}_pid"
+		wait "$p" 2>/dev/null
+	done
+}
