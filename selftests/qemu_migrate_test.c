@@ -26,7 +26,14 @@
  *    write through QEMU's (the same kernel path, and KVM's dirty log sees
  *    neither). The destination must still equal the source; and with lm's
  *    host-write tracking switched off (pc_live_untracked) the same check
- *    must find exactly those pages differing.
+ *    must find exactly those pages differing;
+ *  - untouched memory costs nothing: the RAM files are shmem, where a
+ *    read fault allocates a page. After the migration neither side's file
+ *    may hold many more pages (st_blocks) than the source's guest memory
+ *    has non-zero pages (counted with pread(), which does not allocate):
+ *    lm must send and receive unbacked pages without reading them. Its
+ *    quick_holes_read variant switches that off (the module parameter
+ *    skip_holes) and must find both files allocated whole.
  */
 #include "kselftest_harness.h"
 
@@ -47,6 +54,13 @@
 #define MEM_MIB		128
 #define DST		"10.77.0.2:7000"
 #define KNOB		"/sys/module/lm/parameters/track_host_writes"
+#define HOLES_KNOB	"/sys/module/lm/parameters/skip_holes"
+/*
+ * Pages a RAM file may hold beyond the guest's non-zero pages: those
+ * written with zeros (firmware, lm-guest's own), ROMs QEMU copies into
+ * RAM at reset. Reading all of it would allocate all MEM_MIB * 256.
+ */
+#define ALLOC_SLACK	1024
 /* Where the host writes: between lm-guest's info page and its sweep. */
 #define HOST_AREA	0x380000U
 #define HOST_AREA_PAGES	64
@@ -117,9 +131,9 @@ static void *host_writer_main(void *arg)
 	return NULL;
 }
 
-static int set_knob(bool on)
+static int set_knob(const char *knob, bool on)
 {
-	FILE *f = fopen(KNOB, "w");
+	FILE *f = fopen(knob, "w");
 	int ret;
 
 	if (!f)
@@ -142,6 +156,7 @@ FIXTURE_VARIANT(qemu_migrate)
 	const char *machine;
 	bool host_writes;	/* the test writes guest memory in the pre-copy */
 	bool untracked;		/* ... and lm does not track host writes */
+	bool holes_read;	/* lm reads unbacked pages (skip_holes off) */
 };
 
 FIXTURE_VARIANT_ADD(qemu_migrate, live) {
@@ -156,6 +171,10 @@ FIXTURE_VARIANT_ADD(qemu_migrate, pc_live) {
 /* The negative control of pc_live's host writes; exact_and_moved only. */
 FIXTURE_VARIANT_ADD(qemu_migrate, pc_live_untracked) {
 	.mode = "live", .machine = "pc", .host_writes = true, .untracked = true
+};
+/* The negative control of the allocation check; exact_and_moved only. */
+FIXTURE_VARIANT_ADD(qemu_migrate, quick_holes_read) {
+	.mode = "quick", .machine = "microvm", .holes_read = true
 };
 /* PCIe, SMM with TSEG: other memory slots again; exactness only. */
 FIXTURE_VARIANT_ADD(qemu_migrate, q35_live) {
@@ -172,10 +191,11 @@ FIXTURE_SETUP(qemu_migrate)
 
 	self->src.pid = self->dst.pid = -1;
 	self->src.qmp = self->dst.qmp = -1;
-	if (variant->untracked && strcmp(_metadata->name, "exact_and_moved")) {
+	if ((variant->untracked || variant->holes_read) &&
+	    strcmp(_metadata->name, "exact_and_moved")) {
 		/* The harness runs the test after a skipped setup: say so. */
 		self->skipped = true;
-		SKIP(return, "the untracked control only checks exactness");
+		SKIP(return, "a control: exact_and_moved only");
 	}
 	if (!kvm_available() || !qemu_available() || access(NETNS_SH, R_OK))
 		SKIP(return, "needs /dev/kvm, " QEMU_BIN ", " QEMU_GUEST " and " NETNS_SH);
@@ -187,13 +207,17 @@ FIXTURE_SETUP(qemu_migrate)
 	}
 	ASSERT_EQ(0, qemu_start_opts(&self->dst, &dst));
 	if (variant->untracked)
-		ASSERT_EQ(0, set_knob(false));
+		ASSERT_EQ(0, set_knob(KNOB, false));
+	if (variant->holes_read)
+		ASSERT_EQ(0, set_knob(HOLES_KNOB, false));
 }
 
 FIXTURE_TEARDOWN(qemu_migrate)
 {
 	if (variant->untracked)
-		set_knob(true);
+		set_knob(KNOB, true);
+	if (variant->holes_read)
+		set_knob(HOLES_KNOB, true);
 	qemu_stop(&self->src);
 	qemu_stop(&self->dst);
 	sh(". " NETNS_SH "; netns_teardown");
@@ -278,6 +302,86 @@ static size_t pages_differing(FIXTURE_DATA(qemu_migrate) *self, size_t *host)
 	return n;
 }
 
+/* Pages of QEMU's RAM file that hold memory, or -1. */
+static long ram_allocated(struct qemu *q)
+{
+	char path[128];
+	struct stat st;
+
+	if (stat(qemu_file(q, "ram", path, sizeof(path)), &st))
+		return -1;
+	return st.st_blocks * 512 / PAGE_SIZE;
+}
+
+/*
+ * Non-zero pages of QEMU's RAM file, read with pread(): on shmem a read
+ * of a hole copies the zero page and allocates nothing. -1 on error.
+ */
+static long ram_nonzero(struct qemu *q)
+{
+	static const unsigned char zero[PAGE_SIZE];
+	size_t chunk = 1 << 20, off, i;
+	char path[128];
+	long n = 0;
+	char *buf;
+	int fd;
+
+	fd = open(qemu_file(q, "ram", path, sizeof(path)), O_RDONLY | O_CLOEXEC);
+	buf = malloc(chunk);
+	if (fd < 0 || !buf) {
+		n = -1;
+		goto out;
+	}
+	for (off = 0; off < q->ram_size && n >= 0; off += chunk) {
+		if (pread(fd, buf, chunk, off) != (ssize_t)chunk) {
+			n = -1;
+			break;
+		}
+		for (i = 0; i < chunk; i += PAGE_SIZE)
+			n += !!memcmp(buf + i, zero, PAGE_SIZE);
+	}
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
+/*
+ * After a migration, before anything maps the RAM files' pages: neither
+ * side may have allocated memory the guest never wrote (see the top).
+ */
+static void check_allocation(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(qemu_migrate) *self, bool holes_read)
+{
+	long total = self->src.ram_size / PAGE_SIZE;
+	long src = ram_allocated(&self->src), dst = ram_allocated(&self->dst);
+	long data = ram_nonzero(&self->src);
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/migrate.out", self->work);
+	TH_LOG("%ld pages of guest memory, %ld of them non-zero at the source; allocated: source %ld, destination %ld (skip_holes %s)",
+	       total, data, src, dst, holes_read ? "off" : "on");
+	ASSERT_LE(0, data);
+	ASSERT_LE(0, src);
+	ASSERT_LE(0, dst);
+	if (holes_read) {
+		/* The control: a pin for reading allocates every page. */
+		EXPECT_LT(total - ALLOC_SLACK, src);
+		EXPECT_LT(total - ALLOC_SLACK, dst);
+		return;
+	}
+	EXPECT_GE(data + ALLOC_SLACK, src) {
+		TH_LOG("the source allocated memory its guest never wrote");
+	}
+	EXPECT_GE(data + ALLOC_SLACK, dst) {
+		TH_LOG("the destination allocated memory the guest never wrote");
+	}
+	/* lmctl migrate's count of pages sent without being read. */
+	EXPECT_EQ(0, sh("grep -q ' unbacked)' %s && ! grep -q ' 0 unbacked)' %s",
+			path, path));
+}
+
 TEST_F_TIMEOUT(qemu_migrate, exact_and_moved, 240)
 {
 	char path[128], status[64];
@@ -325,6 +429,8 @@ TEST_F_TIMEOUT(qemu_migrate, exact_and_moved, 240)
 		       variant->untracked ? "off" : "on");
 		EXPECT_LT(0, self->writer.writes);
 	}
+	/* Before pages_differing(), whose reads through mappings allocate. */
+	check_allocation(_metadata, self, variant->holes_read);
 
 	ASSERT_EQ(0, qemu_qmp_connect(&self->src));
 	ASSERT_EQ(0, qemu_qmp_connect(&self->dst));
