@@ -142,12 +142,26 @@ static int set_knob(const char *knob, bool on)
 	return fclose(f) || ret ? -1 : 0;
 }
 
+/* A boolean module parameter's value: 1 (Y), 0 (N), -1 on error. */
+static int get_knob(const char *knob)
+{
+	FILE *f = fopen(knob, "r");
+	int c;
+
+	if (!f)
+		return -1;
+	c = fgetc(f);
+	fclose(f);
+	return c == 'Y' ? 1 : c == 'N' ? 0 : -1;
+}
+
 FIXTURE(qemu_migrate)
 {
 	struct qemu src, dst;
 	char work[64];
 	struct host_writer writer;
 	bool skipped;		/* by the setup: the test has nothing to do */
+	int holes_was;		/* skip_holes before a control turned it off */
 };
 
 FIXTURE_VARIANT(qemu_migrate)
@@ -191,6 +205,7 @@ FIXTURE_SETUP(qemu_migrate)
 
 	self->src.pid = self->dst.pid = -1;
 	self->src.qmp = self->dst.qmp = -1;
+	self->holes_was = -1;
 	if ((variant->untracked || variant->holes_read) &&
 	    strcmp(_metadata->name, "exact_and_moved")) {
 		/* The harness runs the test after a skipped setup: say so. */
@@ -208,16 +223,19 @@ FIXTURE_SETUP(qemu_migrate)
 	ASSERT_EQ(0, qemu_start_opts(&self->dst, &dst));
 	if (variant->untracked)
 		ASSERT_EQ(0, set_knob(KNOB, false));
-	if (variant->holes_read)
+	if (variant->holes_read) {
+		self->holes_was = get_knob(HOLES_KNOB);
+		ASSERT_LE(0, self->holes_was);
 		ASSERT_EQ(0, set_knob(HOLES_KNOB, false));
+	}
 }
 
 FIXTURE_TEARDOWN(qemu_migrate)
 {
 	if (variant->untracked)
 		set_knob(KNOB, true);
-	if (variant->holes_read)
-		set_knob(HOLES_KNOB, true);
+	if (variant->holes_read && self->holes_was >= 0)
+		set_knob(HOLES_KNOB, self->holes_was);
 	qemu_stop(&self->src);
 	qemu_stop(&self->dst);
 	sh(". " NETNS_SH "; netns_teardown");
@@ -484,11 +502,32 @@ static bool wait_guest_stopped(struct qemu *q, double seconds)
 }
 
 /*
+ * Data in every page lm-guest sweeps (its last byte, past the stamp),
+ * written through the host before a migration starts: lm sends memory the
+ * guest never wrote without reading it, and such a transfer is over in a
+ * moment.
+ */
+static int fill_guest(struct qemu *q)
+{
+	unsigned char *ram = qemu_map_ram_rw(q);
+	size_t off;
+
+	if (!ram)
+		return -1;
+	for (off = LM_GUEST_FIRST; off < q->ram_size - LM_GUEST_TOP_SPARE;
+	     off += PAGE_SIZE)
+		ram[off + PAGE_SIZE - 1] = 0xa5;
+	munmap(ram, q->ram_size);
+	return 0;
+}
+
+/*
  * The destination QEMU killed in the middle of the memory: in the live
  * pre-copy (paced so that it lasts), or in the quick migration's
- * stop-and-copy (once the source's guest has stopped). Either way the
- * source QEMU runs again (after stop-and-copy, QEMU's own migration had
- * completed: the VM goes from postmigrate back to running).
+ * stop-and-copy (once the source's guest has stopped). Guest memory is
+ * filled first, so that either lasts. Either way the source QEMU runs
+ * again (after stop-and-copy, QEMU's own migration had completed: the VM
+ * goes from postmigrate back to running).
  */
 TEST_F_TIMEOUT(qemu_migrate, destination_killed, 240)
 {
@@ -503,6 +542,7 @@ TEST_F_TIMEOUT(qemu_migrate, destination_killed, 240)
 	if (!strcmp(variant->machine, "q35"))
 		SKIP(return, "the same as pc's");
 
+	ASSERT_EQ(0, fill_guest(&self->src));
 	recv = start_receive(self, "");
 	ASSERT_LT(0, recv);
 	qemu_qmp_disconnect(&self->src);
