@@ -239,7 +239,7 @@ static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 			zero[i] = true;
 			nr_holes++;
 		} else if (is_zero_pfn(page_to_pfn(x->pages[i]))) {
-			/* Faulted in by a read since the look for holes. */
+			/* The shared zero page: skip_holes off, or mapped since. */
 			zero[i] = true;
 		} else {
 			ret = tx_copy_page(x->pages[i], bounce);
@@ -352,11 +352,11 @@ static void tx_unpin(struct lm_xfer *x, u32 n)
  *    KVM marks it in the dirty log when it maps it, before the write can
  *    land. A host write through a shared shmem mapping allocates the page
  *    with a dirty PTE, which the next harvest's host-write walk reports
- *    (kmod/dirty/host_writes.c); shmem writes not made through a page
- *    table, and host writes to private memory, are not tracked, found
- *    empty or read (Documentation/dirty-tracking.rst, "Limits of
- *    host-write tracking"). Either way the page is in a later round's
- *    bitmap and is read then;
+ *    (kmod/dirty/host_writes.c). Either way the page is in a later
+ *    round's bitmap and is read then. (Shmem writes not made through a
+ *    page table, and host writes to private memory, are not tracked,
+ *    whether the page was found empty or read: Documentation/
+ *    dirty-tracking.rst, "Limits of host-write tracking".);
  *  - the final round and quick migration: the guest is paused, lm holds
  *    its vCPUs (no KVM fault is in flight) and the VMM has stopped its
  *    devices: nothing writes, and the look is the final word.
