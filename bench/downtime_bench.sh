@@ -56,7 +56,7 @@ run_once() {
 	hosts_start_vmm src "$SRC_NS" --mem "$size" --fill $load
 	hosts_wait_filled src
 	hosts_start_vmm dst "$DST_NS" --mem "$size" --incoming
-	hosts_migrate src dst --insecure --mode "$mode"
+	hosts_migrate src dst --insecure -- --mode "$mode"
 	echo "$mig_downtime $mig_total ${mig_rounds:-1} $mig_mib" >> "$WORK/$size.$kind"
 	echo "# $size $kind: downtime $mig_downtime s, total $mig_total s, ${mig_rounds:-1} rounds, $mig_mib MiB"
 	hosts_stop src dst

@@ -64,7 +64,7 @@ run_once() {
 	hosts_start_vmm dst "$DST_NS" --mem "$MEM" --incoming
 	t0=$(busy_ticks)
 	# shellcheck disable=SC2086 # $sec is one or two words
-	hosts_migrate src dst $sec --mode quick
+	hosts_migrate src dst $sec -- --mode quick
 	all=$(awk -v t=$(($(busy_ticks) - t0)) 'BEGIN { printf "%.3f", t / 100 }')
 	echo "$mig_total $mig_tx_cpu $mig_rx_cpu $all $mig_mib" >> "$WORK/$1"
 	echo "# $1: $mig_mib MiB, total $mig_total s, send CPU $mig_tx_cpu s, receive CPU $mig_rx_cpu s, machine CPU $all s"

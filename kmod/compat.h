@@ -125,4 +125,17 @@ static inline struct folio *lm_filemap_lock_entry(struct address_space *mapping,
 #endif
 }
 
+/*
+ * hugetlbfs indexes its page cache by huge page until 6.7, which moved it
+ * to base-page indexes like every other file. linear_page_index() follows
+ * either, but lm looks for unbacked hugetlbfs pages
+ * (kmod/xfer/resident.c) only where it was checked against the source:
+ * elsewhere they are read as any other page.
+ */
+#if KERNEL_VERSION(6, 7, 0) > LINUX_VERSION_CODE
+#define LM_HAVE_HUGETLB_HOLES 1
+#else
+#define LM_HAVE_HUGETLB_HOLES 0
+#endif
+
 #endif /* _LM_COMPAT_H */

@@ -26,7 +26,14 @@
  *    write through QEMU's (the same kernel path, and KVM's dirty log sees
  *    neither). The destination must still equal the source; and with lm's
  *    host-write tracking switched off (pc_live_untracked) the same check
- *    must find exactly those pages differing.
+ *    must find exactly those pages differing;
+ *  - untouched memory costs nothing: the RAM files are shmem, where a
+ *    read fault allocates a page. After the migration neither side's file
+ *    may hold many more pages (st_blocks) than the source's guest memory
+ *    has non-zero pages (counted with pread(), which does not allocate):
+ *    lm must send and receive unbacked pages without reading them. Its
+ *    quick_holes_read variant switches that off (the module parameter
+ *    skip_holes) and must find both files allocated whole.
  */
 #include "kselftest_harness.h"
 
@@ -53,6 +60,13 @@
  */
 #define QEMU_MIGRATE_KEY	"--insecure"
 #define KNOB		"/sys/module/lm/parameters/track_host_writes"
+#define HOLES_KNOB	"/sys/module/lm/parameters/skip_holes"
+/*
+ * Pages a RAM file may hold beyond the guest's non-zero pages: those
+ * written with zeros (firmware, lm-guest's own), ROMs QEMU copies into
+ * RAM at reset. Reading all of it would allocate all MEM_MIB * 256.
+ */
+#define ALLOC_SLACK	1024
 /* Where the host writes: between lm-guest's info page and its sweep. */
 #define HOST_AREA	0x380000U
 #define HOST_AREA_PAGES	64
@@ -123,9 +137,9 @@ static void *host_writer_main(void *arg)
 	return NULL;
 }
 
-static int set_knob(bool on)
+static int set_knob(const char *knob, bool on)
 {
-	FILE *f = fopen(KNOB, "w");
+	FILE *f = fopen(knob, "w");
 	int ret;
 
 	if (!f)
@@ -134,12 +148,26 @@ static int set_knob(bool on)
 	return fclose(f) || ret ? -1 : 0;
 }
 
+/* A boolean module parameter's value: 1 (Y), 0 (N), -1 on error. */
+static int get_knob(const char *knob)
+{
+	FILE *f = fopen(knob, "r");
+	int c;
+
+	if (!f)
+		return -1;
+	c = fgetc(f);
+	fclose(f);
+	return c == 'Y' ? 1 : c == 'N' ? 0 : -1;
+}
+
 FIXTURE(qemu_migrate)
 {
 	struct qemu src, dst;
 	char work[64];
 	struct host_writer writer;
 	bool skipped;		/* by the setup: the test has nothing to do */
+	int holes_was;		/* skip_holes before a control turned it off */
 };
 
 FIXTURE_VARIANT(qemu_migrate)
@@ -148,6 +176,7 @@ FIXTURE_VARIANT(qemu_migrate)
 	const char *machine;
 	bool host_writes;	/* the test writes guest memory in the pre-copy */
 	bool untracked;		/* ... and lm does not track host writes */
+	bool holes_read;	/* lm reads unbacked pages (skip_holes off) */
 };
 
 FIXTURE_VARIANT_ADD(qemu_migrate, live) {
@@ -163,6 +192,10 @@ FIXTURE_VARIANT_ADD(qemu_migrate, pc_live) {
 FIXTURE_VARIANT_ADD(qemu_migrate, pc_live_untracked) {
 	.mode = "live", .machine = "pc", .host_writes = true, .untracked = true
 };
+/* The negative control of the allocation check; exact_and_moved only. */
+FIXTURE_VARIANT_ADD(qemu_migrate, quick_holes_read) {
+	.mode = "quick", .machine = "microvm", .holes_read = true
+};
 /* PCIe, SMM with TSEG: other memory slots again; exactness only. */
 FIXTURE_VARIANT_ADD(qemu_migrate, q35_live) {
 	.mode = "live", .machine = "q35"
@@ -176,8 +209,9 @@ FIXTURE_VARIANT_ADD(qemu_migrate, q35_live) {
 static const char *not_run(const FIXTURE_VARIANT(qemu_migrate) *variant,
 			   const char *test)
 {
-	if (variant->untracked && strcmp(test, "exact_and_moved"))
-		return "the untracked control only checks exactness";
+	if ((variant->untracked || variant->holes_read) &&
+	    strcmp(test, "exact_and_moved"))
+		return "a control: exact_and_moved only";
 	if (!strcmp(variant->machine, "q35") &&
 	    !strcmp(test, "destination_killed"))
 		return "the same as pc's";
@@ -198,6 +232,7 @@ FIXTURE_SETUP(qemu_migrate)
 
 	self->src.pid = self->dst.pid = -1;
 	self->src.qmp = self->dst.qmp = -1;
+	self->holes_was = -1;
 	if (why) {
 		self->skipped = true;
 		SKIP(return, "%s", why);
@@ -214,13 +249,20 @@ FIXTURE_SETUP(qemu_migrate)
 	}
 	ASSERT_EQ(0, qemu_start_opts(&self->dst, &dst));
 	if (variant->untracked)
-		ASSERT_EQ(0, set_knob(false));
+		ASSERT_EQ(0, set_knob(KNOB, false));
+	if (variant->holes_read) {
+		self->holes_was = get_knob(HOLES_KNOB);
+		ASSERT_LE(0, self->holes_was);
+		ASSERT_EQ(0, set_knob(HOLES_KNOB, false));
+	}
 }
 
 FIXTURE_TEARDOWN(qemu_migrate)
 {
 	if (variant->untracked)
-		set_knob(true);
+		set_knob(KNOB, true);
+	if (variant->holes_read && self->holes_was >= 0)
+		set_knob(HOLES_KNOB, self->holes_was);
 	qemu_stop(&self->src);
 	qemu_stop(&self->dst);
 	sh(". " NETNS_SH "; netns_teardown");
@@ -305,6 +347,87 @@ static size_t pages_differing(FIXTURE_DATA(qemu_migrate) *self, size_t *host)
 	return n;
 }
 
+/* Pages of QEMU's RAM file that hold memory, or -1. */
+static long ram_allocated(struct qemu *q)
+{
+	char path[128];
+	struct stat st;
+
+	if (stat(qemu_file(q, "ram", path, sizeof(path)), &st))
+		return -1;
+	return st.st_blocks * 512 / PAGE_SIZE;
+}
+
+/*
+ * Non-zero pages of QEMU's RAM file, read with pread(): on shmem a read
+ * of a hole copies the zero page and allocates nothing. -1 on error.
+ */
+static long ram_nonzero(struct qemu *q)
+{
+	static const unsigned char zero[PAGE_SIZE];
+	size_t chunk = 1 << 20, off, i;
+	char path[128];
+	long n = 0;
+	char *buf;
+	int fd;
+
+	fd = open(qemu_file(q, "ram", path, sizeof(path)), O_RDONLY | O_CLOEXEC);
+	buf = malloc(chunk);
+	if (fd < 0 || !buf) {
+		n = -1;
+		goto out;
+	}
+	for (off = 0; off < q->ram_size && n >= 0; off += chunk) {
+		if (pread(fd, buf, chunk, off) != (ssize_t)chunk) {
+			n = -1;
+			break;
+		}
+		for (i = 0; i < chunk; i += PAGE_SIZE)
+			n += !!memcmp(buf + i, zero, PAGE_SIZE);
+	}
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
+/*
+ * After a migration, before anything maps the RAM files' pages: neither
+ * side may have allocated memory the guest never wrote (see the top).
+ */
+static void check_allocation(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(qemu_migrate) *self, bool holes_read)
+{
+	long total = self->src.ram_size / PAGE_SIZE;
+	long src = ram_allocated(&self->src), dst = ram_allocated(&self->dst);
+	long data = ram_nonzero(&self->src);
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/migrate.out", self->work);
+	TH_LOG("%ld pages of guest memory, %ld of them non-zero at the source; allocated: source %ld, destination %ld (skip_holes %s)",
+	       total, data, src, dst,
+	       get_knob(HOLES_KNOB) > 0 ? "on" : "off");
+	ASSERT_LE(0, data);
+	ASSERT_LE(0, src);
+	ASSERT_LE(0, dst);
+	if (holes_read) {
+		/* The control: a pin for reading allocates every page. */
+		EXPECT_LT(total - ALLOC_SLACK, src);
+		EXPECT_LT(total - ALLOC_SLACK, dst);
+		return;
+	}
+	EXPECT_GE(data + ALLOC_SLACK, src) {
+		TH_LOG("the source allocated memory its guest never wrote");
+	}
+	EXPECT_GE(data + ALLOC_SLACK, dst) {
+		TH_LOG("the destination allocated memory the guest never wrote");
+	}
+	/* lmctl migrate's count of pages sent without being read. */
+	EXPECT_EQ(0, sh("grep -q ' unbacked)' %s && ! grep -q ' 0 unbacked)' %s",
+			path, path));
+}
+
 TEST_F_TIMEOUT(qemu_migrate, exact_and_moved, 240)
 {
 	char path[128], status[64];
@@ -354,6 +477,8 @@ TEST_F_TIMEOUT(qemu_migrate, exact_and_moved, 240)
 		       variant->untracked ? "off" : "on");
 		EXPECT_LT(0, self->writer.writes);
 	}
+	/* Before pages_differing(), whose reads through mappings allocate. */
+	check_allocation(_metadata, self, variant->holes_read);
 
 	ASSERT_EQ(0, qemu_qmp_connect(&self->src));
 	ASSERT_EQ(0, qemu_qmp_connect(&self->dst));
@@ -407,11 +532,32 @@ static bool wait_guest_stopped(struct qemu *q, double seconds)
 }
 
 /*
+ * Data in every page lm-guest sweeps (its last byte, past the stamp),
+ * written through the host before a migration starts: lm sends memory the
+ * guest never wrote without reading it, and such a transfer is over in a
+ * moment.
+ */
+static int fill_guest(struct qemu *q)
+{
+	unsigned char *ram = qemu_map_ram_rw(q);
+	size_t off;
+
+	if (!ram)
+		return -1;
+	for (off = LM_GUEST_FIRST; off < q->ram_size - LM_GUEST_TOP_SPARE;
+	     off += PAGE_SIZE)
+		ram[off + PAGE_SIZE - 1] = 0xa5;
+	munmap(ram, q->ram_size);
+	return 0;
+}
+
+/*
  * The destination QEMU killed in the middle of the memory: in the live
  * pre-copy (paced so that it lasts), or in the quick migration's
- * stop-and-copy (once the source's guest has stopped). Either way the
- * source QEMU runs again (after stop-and-copy, QEMU's own migration had
- * completed: the VM goes from postmigrate back to running).
+ * stop-and-copy (once the source's guest has stopped). Guest memory is
+ * filled first, so that either lasts. Either way the source QEMU runs
+ * again (after stop-and-copy, QEMU's own migration had completed: the VM
+ * goes from postmigrate back to running).
  */
 TEST_F_TIMEOUT(qemu_migrate, destination_killed, 240)
 {
@@ -424,6 +570,7 @@ TEST_F_TIMEOUT(qemu_migrate, destination_killed, 240)
 	if (self->skipped)
 		return;
 
+	ASSERT_EQ(0, fill_guest(&self->src));
 	recv = start_receive(self, "");
 	ASSERT_LT(0, recv);
 	qemu_qmp_disconnect(&self->src);

@@ -35,6 +35,7 @@
 
 #include "compat.h"
 #include "internal.h"
+#include "pte_walk.h"
 
 #include <linux/bitmap.h>
 #include <linux/mm.h>
@@ -97,39 +98,6 @@ static void mark_hva(struct host_walk *w, unsigned long hva)
 }
 
 /*
- * The page table of @mm that maps @addr, mapped and locked at @addr's
- * entry (pte_unmap_unlock() it), or NULL if there is none: nothing mapped
- * there yet, or a huge mapping (shmem THP), which folio_mkclean() handles.
- * With mmap_lock held, a page table cannot be freed or collapsed into a
- * huge page (both take it for writing). follow_pte() would do, but it
- * must not be called where a huge PMD may be (a VM_BUG_ON in 6.1).
- */
-static pte_t *lock_pte_table(struct mm_struct *mm, unsigned long addr,
-			     spinlock_t **ptl)
-{
-	pgd_t *pgd;
-	p4d_t *p4d;
-	pud_t *pud;
-	pmd_t *pmd, pmdval;
-
-	mmap_assert_locked(mm);
-	pgd = pgd_offset(mm, addr);
-	if (pgd_none(*pgd) || pgd_bad(*pgd))
-		return NULL;
-	p4d = p4d_offset(pgd, addr);
-	if (p4d_none(*p4d) || p4d_bad(*p4d))
-		return NULL;
-	pud = pud_offset(p4d, addr);
-	if (pud_none(*pud) || pud_leaf(*pud) || pud_bad(*pud))
-		return NULL;
-	pmd = pmd_offset(pud, addr);
-	pmdval = READ_ONCE(*pmd);
-	if (pmd_none(pmdval) || pmd_leaf(pmdval) || pmd_bad(pmdval))
-		return NULL;
-	return pte_offset_map_lock(mm, pmd, addr, ptl);
-}
-
-/*
  * Of the @n pages from @addr on (within one page table), clear in @check
  * those the VMM's PTEs prove clean: present and clean, and no other
  * mapping of the page can have been written. That holds when
@@ -137,6 +105,8 @@ static pte_t *lock_pte_table(struct mm_struct *mm, unsigned long addr,
  * the page, when the VMM's mapping is the only one of the file that may
  * ever write (i_mmap_writable counts the shared mappings that may: a
  * read-only observer does not count). Takes the page table lock once.
+ * Without a page table there (nothing mapped yet, or a shmem huge page,
+ * which folio_mkclean() handles) every page is left to check.
  */
 static void skip_clean_ptes(struct vm_area_struct *vma, unsigned long addr,
 			    unsigned int n, unsigned long *check)
@@ -148,7 +118,7 @@ static void skip_clean_ptes(struct vm_area_struct *vma, unsigned long addr,
 	unsigned int i;
 
 	bitmap_fill(check, n);
-	ptep = lock_pte_table(vma->vm_mm, addr, &ptl);
+	ptep = lm_pte_table_lock(vma->vm_mm, addr, &ptl, NULL);
 	if (!ptep)
 		return;
 	for (i = 0; i < n; i++) {

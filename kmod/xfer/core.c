@@ -72,11 +72,13 @@ void lm_xfer_fail(struct lm_xfer *x, int err, u32 reason, const char *fmt, ...)
 	spin_unlock(&x->lock);
 }
 
-void lm_xfer_account(struct lm_xfer *x, u64 pages, u64 zero_pages, u64 bytes)
+void lm_xfer_account(struct lm_xfer *x, u64 pages, u64 zero_pages,
+		     u64 hole_pages, u64 bytes)
 {
 	spin_lock(&x->lock);
 	x->stats.pages += pages;
 	x->stats.zero_pages += zero_pages;
+	x->stats.hole_pages += hole_pages;
 	x->stats.bytes += bytes;
 	spin_unlock(&x->lock);
 }
@@ -109,6 +111,8 @@ int lm_xfer_fill_stats(struct sk_buff *skb, struct lm_xfer *x)
 			      LM_A_PAD) ||
 	    nla_put_u64_64bit(skb, LM_A_XFER_PAGES, st.pages, LM_A_PAD) ||
 	    nla_put_u64_64bit(skb, LM_A_XFER_ZERO_PAGES, st.zero_pages,
+			      LM_A_PAD) ||
+	    nla_put_u64_64bit(skb, LM_A_XFER_HOLE_PAGES, st.hole_pages,
 			      LM_A_PAD) ||
 	    nla_put_u64_64bit(skb, LM_A_XFER_TOTAL_PAGES, st.total_pages,
 			      LM_A_PAD) ||

@@ -83,6 +83,7 @@ struct lm_xfer_stats {
 	u32 round;
 	u64 pages;		/* pages sent or received, all rounds */
 	u64 zero_pages;		/* of which as zero runs */
+	u64 hole_pages;		/* of which unbacked: never read (resident.c) */
 	u64 bytes;		/* wire bytes, both directions */
 	u64 total_pages;
 	u64 state_size;
@@ -184,7 +185,8 @@ void lm_xfer_finish_error(struct lm_xfer *x, int err);
 void lm_xfer_set_phase(struct lm_xfer *x, u32 phase);
 void lm_xfer_fail(struct lm_xfer *x, int err, u32 reason, const char *fmt, ...)
 	__printf(4, 5);
-void lm_xfer_account(struct lm_xfer *x, u64 pages, u64 zero_pages, u64 bytes);
+void lm_xfer_account(struct lm_xfer *x, u64 pages, u64 zero_pages,
+		     u64 hole_pages, u64 bytes);
 void lm_xfer_notify(struct lm_xfer *x);
 u32 lm_xfer_cancelled(struct lm_xfer *x);
 int lm_xfer_publish_sock(struct lm_xfer *x, struct socket *sock,
@@ -244,6 +246,9 @@ int lm_xfer_send_dirty(struct lm_xfer *x, u32 index, bool data_crc);
 int lm_xfer_dirty_start(struct lm_xfer *x);
 int lm_xfer_dirty_collect(struct lm_xfer *x, u64 *dirty);
 void lm_xfer_dirty_stop(struct lm_xfer *x);
+
+/* resident.c: guest pages no memory backs, found without touching them. */
+u32 lm_xfer_find_holes(unsigned long hva, u32 n, unsigned long *holes);
 
 /* pages_rx.c */
 int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr);

@@ -12,10 +12,11 @@
  * USER  the socket copies into the VMM's user addresses (as a read(2) by
  *       the VMM would); the checksum reads them back with copy_from_user.
  *
- * A zero run is checked page by page and cleared only where the guest page
- * is not already zero, so that memory the destination never touched stays
- * unallocated.
-
+ * A zero run leaves alone the guest pages no memory backs (resident.c):
+ * they read as zero already. The others are pinned read-only, checked page
+ * by page and cleared only where not already zero, so that memory the
+ * destination never touched stays unallocated, on shmem and hugetlbfs as
+ * on anonymous memory.
  */
 
 #include "internal.h"
@@ -48,16 +49,15 @@ static int rx_msg(struct lm_xfer *x, struct msghdr *msg, size_t len)
 		return ret;
 	if (ret != len)
 		return -ECONNRESET;
-	lm_xfer_account(x, 0, 0, len);
+	lm_xfer_account(x, 0, 0, 0, len);
 	return 0;
 }
 
 /*
- * Make @n guest pages zero. Looking at them through a read-only pin costs
- * no allocation: memory never touched is the shared zero page, and most
- * of a fresh destination is. Only a page that is not zero is written.
+ * Make @n guest pages zero, none of them a hole: look at them through a
+ * read-only pin, and write only those that are not zero.
  */
-static int rx_zero_run(struct lm_xfer *x, unsigned long hva, u32 n)
+static int rx_zero_pinned(struct lm_xfer *x, unsigned long hva, u32 n)
 {
 	int pinned, ret = 0;
 	u32 i;
@@ -82,6 +82,30 @@ static int rx_zero_run(struct lm_xfer *x, unsigned long hva, u32 n)
 			ret = -EFAULT;
 	}
 	unpin_user_pages(x->pages, n);
+	return ret;
+}
+
+/*
+ * Make @n guest pages zero (@n is at most LM_WIRE_MAX_BATCH_PAGES). Holes
+ * are zero already and are not touched: a pin, even read-only, would
+ * allocate them on shmem or hugetlbfs. Nothing else writes the
+ * destination's guest memory while it receives (its vCPUs have not run),
+ * so a hole found stays one. *@nr_holes returns how many there were.
+ */
+static int rx_zero_run(struct lm_xfer *x, unsigned long hva, u32 n,
+		       u32 *nr_holes)
+{
+	DECLARE_BITMAP(holes, LM_WIRE_MAX_BATCH_PAGES);
+	u32 i, end;
+	int ret = 0;
+
+	*nr_holes = lm_xfer_find_holes(hva, n, holes);
+	for (i = find_first_zero_bit(holes, n); i < n && !ret;
+	     i = find_next_zero_bit(holes, n, end)) {
+		end = find_next_bit(holes, n, i);
+		ret = rx_zero_pinned(x, hva + (unsigned long)i * PAGE_SIZE,
+				     end - i);
+	}
 	return ret;
 }
 
@@ -218,7 +242,7 @@ int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 	struct lm_wire_run *runs = x->buf + sizeof(*desc);
 	void *scratch = runs + LM_WIRE_MAX_BATCH_PAGES;
 	const struct lm_xfer_unit *unit;
-	u32 i, nr_runs, crc = ~0U, zero = 0;
+	u32 i, nr_runs, crc = ~0U, zero = 0, holes = 0;
 	bool data_crc;
 	int ret;
 
@@ -253,8 +277,11 @@ int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 		unsigned long hva = unit->hva + first * PAGE_SIZE;
 
 		if (le32_to_cpu(runs[i].flags) & LM_WIRE_RUN_ZERO) {
-			ret = rx_zero_run(x, hva, n);
+			u32 run_holes;
+
+			ret = rx_zero_run(x, hva, n, &run_holes);
 			zero += n;
+			holes += run_holes;
 			if (ret)
 				return rx_fault(x, le32_to_cpu(desc->slot),
 						first, ret);
@@ -278,7 +305,7 @@ int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 			     x->rx_seq - 1);
 		return -EBADMSG;
 	}
-	lm_xfer_account(x, le32_to_cpu(desc->nr_pages), zero, 0);
+	lm_xfer_account(x, le32_to_cpu(desc->nr_pages), zero, holes, 0);
 	return 0;
 
 malformed:

@@ -3,9 +3,11 @@
  * Sending guest pages.
  *
  * The thread runs on the VMM's mm, so a slot's pages are found by the
- * VMM's own addresses: a batch of up to LM_WIRE_MAX_BATCH_PAGES is pinned,
- * each page read once to find the zero pages (and to checksum the others
- * while the guest is paused), then the non-zero pages are handed to TCP:
+ * VMM's own addresses. Of a batch of up to LM_WIRE_MAX_BATCH_PAGES, the
+ * pages no memory backs (resident.c: never written, nothing allocated) are
+ * zero without a look; the others are pinned, each read once to find the
+ * zero pages (and to checksum the others while the guest is paused), then
+ * the non-zero pages are handed to TCP:
  *
  * SENDPAGE  by reference, one sendpage per page; TCP takes its own page
  *           reference and reads the page when it transmits. The default:
@@ -217,8 +219,9 @@ static int tx_copy_page(struct page *page, void *bounce)
 
 /*
  * Send pages [@first, @first + @n) of unit @index as one PAGES frame. The
- * pages are pinned in x->pages; x->buf holds the descriptor, the zero flags
- * and the method's vector, one after the other, and a copy of one page.
+ * pages are pinned in x->pages, NULL for a hole (zero, not pinned); x->buf
+ * holds the descriptor, the zero flags and the method's vector, one after
+ * the other, and a copy of one page.
  */
 static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 		    bool data_crc)
@@ -228,12 +231,15 @@ static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 	bool *zero = (void *)(runs + LM_WIRE_MAX_BATCH_PAGES);
 	void *scratch = PTR_ALIGN((void *)(zero + LM_WIRE_MAX_BATCH_PAGES), 64);
 	void *bounce = x->buf + TX_BOUNCE_OFFSET;
-	u32 i, nr_runs = 0, nr_data = 0, crc = ~0U;
+	u32 i, nr_runs = 0, nr_data = 0, nr_holes = 0, crc = ~0U;
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		/* Memory the guest never touched: the shared zero page. */
-		if (is_zero_pfn(page_to_pfn(x->pages[i]))) {
+		if (!x->pages[i]) {
+			zero[i] = true;
+			nr_holes++;
+		} else if (is_zero_pfn(page_to_pfn(x->pages[i]))) {
+			/* The shared zero page: skip_holes off, or mapped since. */
 			zero[i] = true;
 		} else {
 			ret = tx_copy_page(x->pages[i], bounce);
@@ -278,41 +284,115 @@ static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 out:
 	if (ret)
 		return ret;
-	lm_xfer_account(x, n, n - nr_data, (u64)nr_data * PAGE_SIZE);
+	lm_xfer_account(x, n, n - nr_data, nr_holes,
+			(u64)nr_data * PAGE_SIZE);
 	return tx_pace(x, (u64)nr_data * PAGE_SIZE);
+}
+
+/*
+ * Pin the @n pages from @hva on into x->pages, but for those set in
+ * @holes, which get NULL. Returns how many pages from the first on are
+ * ready, fewer than @n if a pin stopped short, or a negative errno if not
+ * even the first page is.
+ */
+static int tx_pin(struct lm_xfer *x, unsigned long hva, u32 n,
+		  const unsigned long *holes)
+{
+	u32 i = 0, end;
+	int pinned;
+
+	while (i < n) {
+		if (test_bit(i, holes)) {
+			end = find_next_zero_bit(holes, n, i);
+			memset(x->pages + i, 0, (end - i) * sizeof(*x->pages));
+			i = end;
+			continue;
+		}
+		end = find_next_bit(holes, n, i);
+		pinned = pin_user_pages_fast(hva + (unsigned long)i * PAGE_SIZE,
+					     end - i, 0, x->pages + i);
+		if (pinned <= 0)
+			return i ?: pinned ?: -EFAULT;
+		i += pinned;
+		if (i < end)
+			return i;
+	}
+	return n;
+}
+
+/* Unpin what tx_pin() pinned of the first @n pages of x->pages. */
+static void tx_unpin(struct lm_xfer *x, u32 n)
+{
+	u32 i = 0, end;
+
+	while (i < n) {
+		for (; i < n && !x->pages[i]; i++)
+			;
+		for (end = i; end < n && x->pages[end]; end++)
+			;
+		if (end > i)
+			unpin_user_pages(x->pages + i, end - i);
+		i = end;
+	}
 }
 
 /*
  * Send pages [@first, @end) of unit @index, in batches; returns 0 once all
  * were sent or a negative errno.
+ *
+ * Holes (lm_xfer_find_holes()) go as zero runs without being pinned: on
+ * shmem and hugetlbfs a pin would allocate them, and the look costs less
+ * than a fault and a pin on any memory. It tells what the memory holds at
+ * the time of the look, as reading the page then would: zeros. What the
+ * guest writes afterwards is the dirty log's to catch, as for any page
+ * read while the guest runs:
+ *
+ *  - pre-copy: tracking started before round 0 (lm_xfer_dirty_start()).
+ *    A guest write to a hole makes KVM fault the page in for writing, and
+ *    KVM marks it in the dirty log when it maps it, before the write can
+ *    land. A host write through a shared shmem mapping allocates the page
+ *    with a dirty PTE, which the next harvest's host-write walk reports
+ *    (kmod/dirty/host_writes.c). Either way the page is in a later
+ *    round's bitmap and is read then. (Shmem writes not made through a
+ *    page table, and host writes to private memory, are not tracked,
+ *    whether the page was found empty or read: Documentation/
+ *    dirty-tracking.rst, "Limits of host-write tracking".);
+ *  - the final round and quick migration: the guest is paused, lm holds
+ *    its vCPUs (no KVM fault is in flight) and the VMM has stopped its
+ *    devices: nothing writes, and the look is the final word.
+ *
+ * A page that is no hole at the look but is emptied before the pin
+ * (MADV_DONTNEED, a punched hole) is faulted in by the pin as before.
  */
 static int tx_range(struct lm_xfer *x, u32 index, u64 first, u64 end,
 		    bool data_crc)
 {
 	const struct lm_xfer_unit *unit = &x->layout.units[index];
+	DECLARE_BITMAP(holes, LM_WIRE_MAX_BATCH_PAGES);
 	int ret;
 
 	while (first < end) {
 		u32 n = min_t(u64, end - first, LM_WIRE_MAX_BATCH_PAGES);
-		int pinned;
+		unsigned long hva = unit->hva + first * PAGE_SIZE;
+		int got;
 
 		if (lm_xfer_cancelled(x))
 			return -ECANCELED;
-		pinned = pin_user_pages_fast(unit->hva + first * PAGE_SIZE, n,
-					     0, x->pages);
-		if (pinned <= 0) {
-			lm_xfer_fail(x, pinned ?: -EFAULT,
+		lm_xfer_find_holes(hva, n, holes);
+		got = tx_pin(x, hva, n, holes);
+		if (got <= 0) {
+			lm_xfer_fail(x, got ?: -EFAULT,
 				     LM_WIRE_REASON_VM_GONE,
 				     "Cannot reach guest memory of %s %u at page %llu",
 				     x->layout.by_backing ? "RAM backing" :
 				     "slot", index, first);
-			return pinned ?: -EFAULT;
+			return got ?: -EFAULT;
 		}
-		ret = tx_batch(x, index, first, pinned, data_crc);
-		unpin_user_pages(x->pages, pinned);
+		ret = tx_batch(x, index, first, got, data_crc);
+		tx_unpin(x, got);
 		if (ret)
 			return ret;
-		first += pinned;
+		first += got;
 		cond_resched();
 	}
 	return 0;

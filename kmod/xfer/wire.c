@@ -91,7 +91,7 @@ int lm_wire_send(struct lm_xfer *x, u16 type, const void *payload, size_t len,
 	wire_fill_hdr(x, &hdr, type, len, lm_wire_crc(payload, len));
 	ret = wire_sendmsg(x, vec, len ? 2 : 1, sizeof(hdr) + len, more);
 	if (!ret)
-		lm_xfer_account(x, 0, 0, sizeof(hdr) + len);
+		lm_xfer_account(x, 0, 0, 0, sizeof(hdr) + len);
 	return ret;
 }
 
@@ -113,7 +113,7 @@ int lm_wire_send_pages_desc(struct lm_xfer *x, const void *desc,
 		      lm_wire_crc(desc, desc_len));
 	ret = wire_sendmsg(x, vec, 2, sizeof(hdr) + desc_len, true);
 	if (!ret)
-		lm_xfer_account(x, 0, 0, sizeof(hdr) + desc_len);
+		lm_xfer_account(x, 0, 0, 0, sizeof(hdr) + desc_len);
 	return ret;
 }
 
@@ -149,7 +149,7 @@ int lm_wire_recv_exact(struct lm_xfer *x, void *buf, size_t len)
 		return ret;
 	if (ret != len)
 		return -ECONNRESET;	/* the peer closed the connection */
-	lm_xfer_account(x, 0, 0, len);
+	lm_xfer_account(x, 0, 0, 0, len);
 	return 0;
 }
 

@@ -13,10 +13,11 @@
 #   hosts_field KEY LINE    the value of KEY=VALUE in LINE
 #   hosts_wait_filled NAME  until lmvm NAME's vCPU 0 has filled its share
 #                           of memory (--fill, one vCPU)
-#   hosts_migrate SRC DST ARGS...
-#                           lmctl receive for DST and lmctl migrate of SRC
-#                           with ARGS on both (e.g. --insecure --mode
-#                           quick); on success sets $mig_mib (MiB of page
+#   hosts_migrate SRC DST BOTH... [-- MIGRATE...]
+#                           lmctl receive for DST and lmctl migrate of SRC,
+#                           the arguments BOTH on both (e.g. --insecure),
+#                           MIGRATE on migrate only (e.g. --mode quick);
+#                           on success sets $mig_mib (MiB of page
 #                           data), $mig_total, $mig_downtime, $mig_tx_cpu
 #                           and $mig_rx_cpu (seconds), else exits
 #   hosts_stop NAME...      quit those lmvms and wait for them
@@ -63,11 +64,18 @@ hosts_wait_filled() {
 hosts_migrate() {
 	src=$1 dst=$2
 	shift 2
+	both=
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		both="$both $1"
+		shift
+	done
+	[ "${1:-}" = -- ] && shift
 	eval "spid=\$${src}_pid dpid=\$${dst}_pid"
 	rm -f "$WORK/recv.err"
+	# shellcheck disable=SC2086 # $both is words without blanks
 	$IP netns exec "$DST_NS" lmctl receive --pid "$dpid" \
 		--control "$WORK/$dst.sock" --listen "$DST_ADDR:$HOSTS_PORT" \
-		"$@" > "$WORK/recv.out" 2> "$WORK/recv.err" &
+		$both > "$WORK/recv.out" 2> "$WORK/recv.err" &
 	recv_pid=$!
 	hosts_pids="$hosts_pids $recv_pid"
 	i=0
@@ -77,8 +85,9 @@ hosts_migrate() {
 			hosts_die "lmctl receive did not start: $(cat "$WORK/recv.err")"
 		sleep 0.1
 	done
+	# shellcheck disable=SC2086 # as above
 	$IP netns exec "$SRC_NS" lmctl migrate --pid "$spid" \
-		--control "$WORK/$src.sock" --to "$DST_ADDR:$HOSTS_PORT" "$@" \
+		--control "$WORK/$src.sock" --to "$DST_ADDR:$HOSTS_PORT" $both "$@" \
 		> "$WORK/migrate.out" 2> "$WORK/migrate.err" ||
 		hosts_die "migration failed: $(cat "$WORK/migrate.err")"
 	wait $recv_pid ||

@@ -307,6 +307,10 @@
  *                                  has to send
  *            LM_A_XFER_PAGES       NLA_U64, pages sent/received
  *            LM_A_XFER_ZERO_PAGES  NLA_U64, of which zero (no data)
+ *            LM_A_XFER_HOLE_PAGES  NLA_U64, of which no memory backed
+ *                                  (never written): sent (source) or
+ *                                  left (destination) without reading,
+ *                                  pinning or allocating them
  *            LM_A_XFER_TOTAL_PAGES NLA_U64, guest memory in pages
  *            LM_A_XFER_BYTES       NLA_U64, wire bytes both ways
  *            LM_A_XFER_STATE_SIZE  NLA_U64
@@ -426,6 +430,7 @@ enum lm_attr {
 	LM_A_TRACK_HOST_NS,
 	LM_A_XFER_SOCK_FD,		/* NLA_U32 */
 	LM_A_XFER_INSECURE,		/* NLA_FLAG */
+	LM_A_XFER_HOLE_PAGES,
 	__LM_A_MAX
 };
 #define LM_A_MAX (__LM_A_MAX - 1)

@@ -780,6 +780,7 @@ static struct nla_policy lm_nl_xfer_policy[LM_A_MAX + 1] = {
 	[LM_A_XFER_DIRTY_PAGES]		= { .type = NLA_U64 },
 	[LM_A_XFER_PAGES]		= { .type = NLA_U64 },
 	[LM_A_XFER_ZERO_PAGES]		= { .type = NLA_U64 },
+	[LM_A_XFER_HOLE_PAGES]		= { .type = NLA_U64 },
 	[LM_A_XFER_TOTAL_PAGES]		= { .type = NLA_U64 },
 	[LM_A_XFER_BYTES]		= { .type = NLA_U64 },
 	[LM_A_XFER_STATE_SIZE]		= { .type = NLA_U64 },
@@ -820,6 +821,7 @@ static int lm_nl_parse_xfer_status(struct nlmsghdr *nlh, void *arg)
 	st->dirty_pages = lm_nl_u64(tb, LM_A_XFER_DIRTY_PAGES);
 	st->pages = lm_nl_u64(tb, LM_A_XFER_PAGES);
 	st->zero_pages = lm_nl_u64(tb, LM_A_XFER_ZERO_PAGES);
+	st->hole_pages = lm_nl_u64(tb, LM_A_XFER_HOLE_PAGES);
 	st->total_pages = lm_nl_u64(tb, LM_A_XFER_TOTAL_PAGES);
 	st->bytes = lm_nl_u64(tb, LM_A_XFER_BYTES);
 	st->state_size = lm_nl_u64(tb, LM_A_XFER_STATE_SIZE);

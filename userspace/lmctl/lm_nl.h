@@ -170,6 +170,7 @@ struct lm_xfer_status {
 	uint64_t dirty_pages;		/* live: left for the next round */
 	uint64_t pages;
 	uint64_t zero_pages;
+	uint64_t hole_pages;		/* of the zero pages, unbacked: not read */
 	uint64_t total_pages;
 	uint64_t bytes;
 	uint64_t state_size;

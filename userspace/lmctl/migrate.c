@@ -171,10 +171,11 @@ static void report(struct lmctl *ctx, const struct lm_xfer_status *st,
 		jw_object_end(&ctx->out);
 		return;
 	}
-	printf("migrated vm %u (%s): %llu pages (%llu zero), %.1f MiB sent, state %llu bytes, %u round%s\n",
+	printf("migrated vm %u (%s): %llu pages (%llu zero, %llu unbacked), %.1f MiB sent, state %llu bytes, %u round%s\n",
 	       st->vm_id, st->mode == LM_WIRE_MODE_LIVE ? "live" : "quick",
 	       (unsigned long long)st->pages,
-	       (unsigned long long)st->zero_pages, st->bytes / 1048576.0,
+	       (unsigned long long)st->zero_pages,
+	       (unsigned long long)st->hole_pages, st->bytes / 1048576.0,
 	       (unsigned long long)st->state_size, st->round + 1,
 	       st->round ? "s" : "");
 	printf("total %.3f s, downtime %.3f s (pause to resume acknowledged), send thread CPU %.3f s\n",

@@ -35,9 +35,10 @@ static void report(struct lmctl *ctx, const struct lm_xfer_status *st,
 		jw_object_end(&ctx->out);
 		return;
 	}
-	printf("received vm %u: %llu pages (%llu zero), state %llu bytes, in %.3f s, receive thread CPU %.3f s\n",
+	printf("received vm %u: %llu pages (%llu zero, %llu unbacked), state %llu bytes, in %.3f s, receive thread CPU %.3f s\n",
 	       st->vm_id, (unsigned long long)st->pages,
 	       (unsigned long long)st->zero_pages,
+	       (unsigned long long)st->hole_pages,
 	       (unsigned long long)st->state_size, st->elapsed_ns / 1e9,
 	       st->cpu_ns / 1e9);
 	if (checksum)

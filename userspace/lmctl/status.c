@@ -65,9 +65,10 @@ int lmctl_cmd_status(struct lmctl *ctx, int argc, char **argv)
 	       st.role == LM_WIRE_ROLE_SOURCE ? "outgoing" : "incoming",
 	       xfer_phase_name(st.phase), st.round,
 	       (unsigned long long)st.dirty_pages);
-	printf("  pages %llu of %llu (%llu zero), %.1f MiB on the wire, state %llu bytes\n",
+	printf("  pages %llu of %llu (%llu zero, %llu unbacked), %.1f MiB on the wire, state %llu bytes\n",
 	       (unsigned long long)st.pages, (unsigned long long)st.total_pages,
-	       (unsigned long long)st.zero_pages, st.bytes / 1048576.0,
+	       (unsigned long long)st.zero_pages,
+	       (unsigned long long)st.hole_pages, st.bytes / 1048576.0,
 	       (unsigned long long)st.state_size);
 	printf("  elapsed %.3f s, transfer thread CPU %.3f s\n",
 	       st.elapsed_ns / 1e9, st.cpu_ns / 1e9);

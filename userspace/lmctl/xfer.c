@@ -331,6 +331,7 @@ void xfer_json_status(struct json *j, const struct lm_xfer_status *st)
 	jw_u64(j, "dirty_pages", st->dirty_pages);
 	jw_u64(j, "pages", st->pages);
 	jw_u64(j, "zero_pages", st->zero_pages);
+	jw_u64(j, "hole_pages", st->hole_pages);
 	jw_u64(j, "total_pages", st->total_pages);
 	jw_u64(j, "bytes", st->bytes);
 	jw_u64(j, "state_bytes", st->state_size);
