@@ -54,7 +54,6 @@ run_once() {
 	fi
 	# shellcheck disable=SC2086 # $load is words
 	hosts_start_vmm src "$SRC_NS" --mem "$size" --fill $load
-	hosts_wait_filled src
 	hosts_start_vmm dst "$DST_NS" --mem "$size" --incoming
 	hosts_migrate src dst --insecure -- --mode "$mode"
 	echo "$mig_downtime $mig_total ${mig_rounds:-1} $mig_mib" >> "$WORK/$size.$kind"

@@ -60,7 +60,6 @@ run_once() {
 		sec=--insecure
 	fi
 	hosts_start_vmm src "$SRC_NS" --mem "$MEM" --fill
-	hosts_wait_filled src
 	hosts_start_vmm dst "$DST_NS" --mem "$MEM" --incoming
 	t0=$(busy_ticks)
 	# shellcheck disable=SC2086 # $sec is one or two words

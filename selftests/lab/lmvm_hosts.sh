@@ -11,8 +11,6 @@
 #                           ARGS in namespace NS; its pid in $vmm_pid
 #   hosts_ctl NAME CMD      a control command to lmvm NAME
 #   hosts_field KEY LINE    the value of KEY=VALUE in LINE
-#   hosts_wait_filled NAME  until lmvm NAME's vCPU 0 has filled its share
-#                           of memory (--fill, one vCPU)
 #   hosts_migrate SRC DST BOTH... [-- MIGRATE...]
 #                           lmctl receive for DST and lmctl migrate of SRC,
 #                           the arguments BOTH on both (e.g. --insecure),
@@ -44,19 +42,6 @@ hosts_start_vmm() {
 		i=$((i + 1))
 		[ $i -gt 300 ] &&
 			hosts_die "lmvm $name did not start: $(cat "$WORK/$name.out")"
-		sleep 0.1
-	done
-}
-
-hosts_wait_filled() {
-	i=0
-	while :; do
-		s=$(hosts_ctl "$1" status)
-		f=$(hosts_field vcpu0.prefaulted "$s")
-		[ "${f:-0}" -gt 0 ] &&
-			[ "$f" -eq "$(hosts_field vcpu0.share "$s")" ] && return 0
-		i=$((i + 1))
-		[ $i -gt 3000 ] && hosts_die "lmvm $1 did not fill its memory in 300 s"
 		sleep 0.1
 	done
 }

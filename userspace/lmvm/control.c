@@ -75,11 +75,10 @@ void status_line(struct lmvm *lm, char *out, size_t len)
 		     (unsigned long long)pages, (unsigned long long)late);
 	for (i = 0; i < lm->cfg.nr_vcpus && n < len; i++)
 		n += snprintf(out + n, len - n,
-			      " vcpu%u.iterations=%llu vcpu%u.pages=%llu vcpu%u.prefaulted=%llu vcpu%u.share=%llu%s",
+			      " vcpu%u.iterations=%llu vcpu%u.pages=%llu vcpu%u.prefaulted=%llu%s",
 			      i, (unsigned long long)sh->vcpu[i].iterations,
 			      i, (unsigned long long)sh->vcpu[i].pages_written,
 			      i, (unsigned long long)sh->vcpu[i].prefaulted,
-			      i, (unsigned long long)sh->vcpu[i].nr_pages,
 			      lm->vcpus[i].state == VCPU_FAILED ?
 			      " (failed)" : "");
 }

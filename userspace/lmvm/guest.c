@@ -111,9 +111,7 @@ static void run_random(struct lmvm_shared *sh,
  * --prefault: touch every page of the share once, the way a guest that
  * zeroes its memory at boot does, so that the workload's rates are not
  * those of first-touch faults. The store goes to the last word of the
- * page, which stays zero; the stamp at its start is left alone. --fill
- * stores ones there instead, for any workload, idle included: memory
- * full of data, all of which a migration must send.
+ * page, which stays zero; the stamp at its start is left alone.
  */
 static void prefault(struct lmvm_shared *sh,
 		     volatile struct lmvm_vcpu_counters *c)
@@ -121,7 +119,7 @@ static void prefault(struct lmvm_shared *sh,
 	while (c->prefaulted < c->nr_pages) {
 		uint64_t gpa = page_gpa(sh, c->first_page + c->prefaulted);
 
-		((volatile uint64_t *)gpa)[4096 / 8 - 1] = sh->fill ? ~0ULL : 0;
+		((volatile uint64_t *)gpa)[4096 / 8 - 1] = 0;
 		c->prefaulted++;
 	}
 }
@@ -139,7 +137,7 @@ void lmvm_guest_main(struct lmvm_shared *sh, uint64_t vcpu_id)
 		guest_put_u64(c->nr_pages);
 		guest_puts(" pages\n");
 	}
-	if ((sh->prefault && sh->workload != LMVM_IDLE) || sh->fill)
+	if (sh->prefault && sh->workload != LMVM_IDLE)
 		prefault(sh, c);
 	switch (sh->workload) {
 	case LMVM_SWEEP:

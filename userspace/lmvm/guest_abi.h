@@ -69,8 +69,7 @@ struct lmvm_shared {
 	struct lmvm_range ranges[LMVM_MAX_RANGES];
 	uint64_t total_pages;		/* sum of the ranges */
 	uint64_t prefault;		/* touch every page before working */
-	uint64_t fill;			/* ... with data that is not zero */
-	uint64_t reserved[4];
+	uint64_t reserved[5];
 	struct lmvm_vcpu_counters vcpu[LMVM_MAX_VCPUS];
 };
 

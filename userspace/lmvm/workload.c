@@ -24,6 +24,22 @@ struct lmvm_shared *shared_page(struct lmvm *lm)
 }
 
 /*
+ * --fill: data in every workload page, written from here before any vCPU
+ * runs. The last word, as --prefault's store: the stamp at the start of
+ * the page stays the workload's.
+ */
+static void fill_range(struct kvm_vm *vm, const struct lmvm_range *r)
+{
+	uint64_t p;
+
+	for (p = 0; p < r->nr_pages; p++) {
+		uint64_t *page = addr_gpa2hva(vm, r->gpa + p * PAGE_SIZE);
+
+		page[PAGE_SIZE / 8 - 1] = ~0ULL;
+	}
+}
+
+/*
  * Called after every vCPU was created (their stacks come from vm_alloc()).
  * With --incoming only the vCPUs' entry points are set: the shared page
  * and all the rest of memory arrive with the saved state.
@@ -48,7 +64,6 @@ void workload_setup(struct lmvm *lm)
 	pps = lm->cfg.rate_mib * (MiB / PAGE_SIZE) / n;
 	sh->tsc_per_page = pps ? sh->tsc_khz * 1000 / pps : 0;
 	sh->prefault = lm->cfg.prefault;
-	sh->fill = lm->cfg.fill;
 	sh->hotset_pages = lm->cfg.hotset_size / PAGE_SIZE / n;
 	if (!sh->hotset_pages)
 		sh->hotset_pages = 1;
@@ -62,8 +77,11 @@ void workload_setup(struct lmvm *lm)
 		sh->ranges[1].nr_pages = high->size / PAGE_SIZE;
 		sh->nr_ranges = 2;
 	}
-	for (i = 0; i < sh->nr_ranges; i++)
+	for (i = 0; i < sh->nr_ranges; i++) {
 		sh->total_pages += sh->ranges[i].nr_pages;
+		if (lm->cfg.fill)
+			fill_range(vm, &sh->ranges[i]);
+	}
 
 	for (i = 0; i < n; i++) {
 		struct lmvm_vcpu_counters *c = &sh->vcpu[i];
