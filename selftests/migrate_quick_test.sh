@@ -294,9 +294,11 @@ wait $src_pid $dst_pid 2>/dev/null
 # --- 3. The destination's lmctl dies in the middle of the memory.
 kill_phase=stop-and-copy
 [ "$MODE" = live ] && kill_phase=pre-copy
-start_vmm src3 $SRC_NS --mem "$MEM" --workload sweep --rate 10 || exit 1
+# All of its memory holds data (--fill), so that the transfer lasts: pages
+# never written cost nothing to send.
+start_vmm src3 $SRC_NS --mem 64M --fill --workload sweep --rate 10 || exit 1
 src_pid=$vmm_pid
-start_vmm dst3 $DST_NS --mem "$MEM" --incoming || exit 1
+start_vmm dst3 $DST_NS --mem 64M --incoming || exit 1
 dst_pid=$vmm_pid
 start_receive dst3 --pid $dst_pid || exit 1
 dst_vm=$(sed -n 's/.*vm \([0-9]*\) listening.*/\1/p' "$WORK/recv.err")

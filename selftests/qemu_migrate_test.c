@@ -532,26 +532,6 @@ static bool wait_guest_stopped(struct qemu *q, double seconds)
 }
 
 /*
- * Data in every page lm-guest sweeps (its last byte, past the stamp),
- * written through the host before a migration starts: lm sends memory the
- * guest never wrote without reading it, and such a transfer is over in a
- * moment.
- */
-static int fill_guest(struct qemu *q)
-{
-	unsigned char *ram = qemu_map_ram_rw(q);
-	size_t off;
-
-	if (!ram)
-		return -1;
-	for (off = LM_GUEST_FIRST; off < q->ram_size - LM_GUEST_TOP_SPARE;
-	     off += PAGE_SIZE)
-		ram[off + PAGE_SIZE - 1] = 0xa5;
-	munmap(ram, q->ram_size);
-	return 0;
-}
-
-/*
  * The destination QEMU killed in the middle of the memory: in the live
  * pre-copy (paced so that it lasts), or in the quick migration's
  * stop-and-copy (once the source's guest has stopped). Guest memory is
@@ -570,7 +550,7 @@ TEST_F_TIMEOUT(qemu_migrate, destination_killed, 240)
 	if (self->skipped)
 		return;
 
-	ASSERT_EQ(0, fill_guest(&self->src));
+	ASSERT_EQ(0, qemu_fill_ram(&self->src));
 	recv = start_receive(self, "");
 	ASSERT_LT(0, recv);
 	qemu_qmp_disconnect(&self->src);

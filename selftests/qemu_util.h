@@ -357,6 +357,26 @@ static inline void *qemu_map_ram_rw(struct qemu *q)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/*
+ * Data in every page lm-guest sweeps (its last byte, past the stamp),
+ * written through the host: lm sends memory the guest never wrote
+ * without reading it, so a migration of a guest that has not written
+ * most of its memory is over in a moment. 0 or -1.
+ */
+static inline int qemu_fill_ram(struct qemu *q)
+{
+	unsigned char *ram = qemu_map_ram_rw(q);
+	size_t off;
+
+	if (!ram)
+		return -1;
+	for (off = LM_GUEST_FIRST; off < q->ram_size - LM_GUEST_TOP_SPARE;
+	     off += 4096)
+		ram[off + 4096 - 1] = 0xa5;
+	munmap(ram, q->ram_size);
+	return 0;
+}
+
 static inline const volatile struct lm_guest_info *qemu_guest(struct qemu *q)
 {
 	return (void *)((char *)q->ram + LM_GUEST_INFO_GPA);
