@@ -166,6 +166,12 @@ struct lm_xfer {
 /* Scratch: a whole STATE chunk with its header fits. */
 #define LM_XFER_BUF_SIZE	(LM_WIRE_MAX_STATE_CHUNK + 64)
 /*
+ * Where the page path keeps its copy of one guest page, on either side:
+ * the last page of x->buf's first LM_WIRE_MAX_STATE_CHUNK bytes, past a
+ * PAGES descriptor, its runs and the vectors of a batch.
+ */
+#define LM_XFER_BOUNCE_OFFSET	(LM_WIRE_MAX_STATE_CHUNK - PAGE_SIZE)
+/*
  * How long lmctl may take for its part (a peer's silence: the module's
  * peer_timeout parameter, wire.c).
  */
@@ -237,6 +243,7 @@ int lm_wire_handshake_source(struct lm_xfer *x);
 int lm_wire_handshake_destination(struct lm_xfer *x);
 
 /* pages_tx.c */
+int lm_xfer_copy_page(struct page *page, void *bounce);
 int lm_xfer_tx_init(struct lm_xfer *x);
 void lm_xfer_tx_uninit(struct lm_xfer *x);
 int lm_xfer_send_unit(struct lm_xfer *x, u32 index, bool data_crc);

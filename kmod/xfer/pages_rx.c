@@ -8,9 +8,11 @@
  * run by run:
  *
  * PIN   the run's guest pages are pinned for writing and the socket copies
- *       into them through a bio_vec; the checksum reads them back mapped.
+ *       into them through a bio_vec; the checksum reads them back with a
+ *       copy that survives a machine check (lm_xfer_copy_page()).
  * USER  the socket copies into the VMM's user addresses (as a read(2) by
- *       the VMM would); the checksum reads them back with copy_from_user.
+ *       the VMM would); the checksum reads them back with copy_from_user,
+ *       which x86 recovers from a machine check as a user access.
  *
  * A zero run leaves alone the guest pages no memory backs (resident.c):
  * they read as zero already. The others are pinned read-only, checked page
@@ -32,12 +34,24 @@
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 
+/* The descriptor, its runs and a batch's vector (or page), then the copy. */
+static_assert(sizeof(struct lm_wire_pages) +
+	      LM_WIRE_MAX_BATCH_PAGES * (sizeof(struct lm_wire_run) +
+					 sizeof(struct bio_vec)) + PAGE_SIZE <=
+	      LM_XFER_BOUNCE_OFFSET);
+
 static int rx_fault(struct lm_xfer *x, u32 index, u64 page, int err)
 {
-	lm_xfer_fail(x, err, LM_WIRE_REASON_VM_GONE,
-		     "Cannot write guest memory of %s %u at page %llu",
-		     x->layout.by_backing ? "RAM backing" : "slot", index,
-		     page);
+	const char *unit = x->layout.by_backing ? "RAM backing" : "slot";
+
+	if (err == -EHWPOISON)
+		lm_xfer_fail(x, err, LM_WIRE_REASON_INTERNAL,
+			     "Memory error in destination guest memory of %s %u at or after page %llu",
+			     unit, index, page);
+	else
+		lm_xfer_fail(x, err, LM_WIRE_REASON_VM_GONE,
+			     "Cannot write guest memory of %s %u at page %llu",
+			     unit, index, page);
 	return err;
 }
 
@@ -55,10 +69,13 @@ static int rx_msg(struct lm_xfer *x, struct msghdr *msg, size_t len)
 
 /*
  * Make @n guest pages zero, none of them a hole: look at them through a
- * read-only pin, and write only those that are not zero.
+ * read-only pin, and write only those that are not zero. The look is a
+ * copy that survives a machine check (lm_xfer_copy_page()): destination
+ * memory with a latent error fails the migration, not the host.
  */
 static int rx_zero_pinned(struct lm_xfer *x, unsigned long hva, u32 n)
 {
+	void *bounce = x->buf + LM_XFER_BOUNCE_OFFSET;
 	int pinned, ret = 0;
 	u32 i;
 
@@ -70,13 +87,13 @@ static int rx_zero_pinned(struct lm_xfer *x, unsigned long hva, u32 n)
 	}
 	for (i = 0; i < n && !ret; i++) {
 		bool zero = true;
-		void *addr;
 
 		if (is_zero_pfn(page_to_pfn(x->pages[i])))
 			continue;
-		addr = kmap_local_page(x->pages[i]);
-		zero = !memchr_inv(addr, 0, PAGE_SIZE);
-		kunmap_local(addr);
+		ret = lm_xfer_copy_page(x->pages[i], bounce);
+		if (ret)
+			break;
+		zero = !memchr_inv(bounce, 0, PAGE_SIZE);
 		if (!zero && clear_user((void __user *)hva + i * PAGE_SIZE,
 					PAGE_SIZE))
 			ret = -EFAULT;
@@ -109,9 +126,14 @@ static int rx_zero_run(struct lm_xfer *x, unsigned long hva, u32 n,
 	return ret;
 }
 
+/*
+ * The socket copies into the pinned pages; the CRC reads them back
+ * through a copy that survives a machine check, as rx_zero_pinned()'s.
+ */
 static int rx_data_run_pin(struct lm_xfer *x, unsigned long hva, u32 n,
 			   u32 *crc, bool data_crc, void *scratch)
 {
+	void *bounce = x->buf + LM_XFER_BOUNCE_OFFSET;
 	struct bio_vec *bvec = scratch;
 	struct msghdr msg = {};
 	int pinned, ret;
@@ -130,13 +152,10 @@ static int rx_data_run_pin(struct lm_xfer *x, unsigned long hva, u32 n,
 	}
 	iov_iter_bvec(&msg.msg_iter, ITER_DEST, bvec, n, (size_t)n * PAGE_SIZE);
 	ret = rx_msg(x, &msg, (size_t)n * PAGE_SIZE);
-	if (!ret && data_crc) {
-		for (i = 0; i < n; i++) {
-			void *addr = kmap_local_page(x->pages[i]);
-
-			*crc = crc32c(*crc, addr, PAGE_SIZE);
-			kunmap_local(addr);
-		}
+	for (i = 0; !ret && data_crc && i < n; i++) {
+		ret = lm_xfer_copy_page(x->pages[i], bounce);
+		if (!ret)
+			*crc = crc32c(*crc, bounce, PAGE_SIZE);
 	}
 	unpin_user_pages_dirty_lock(x->pages, n, true);
 	return ret;
@@ -292,7 +311,7 @@ int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 			ret = rx_data_run_pin(x, hva, n, &crc, data_crc,
 					      scratch);
 		}
-		if (ret == -EFAULT)
+		if (ret == -EFAULT || ret == -EHWPOISON)
 			return rx_fault(x, le32_to_cpu(desc->slot), first, ret);
 		if (ret)
 			return ret;

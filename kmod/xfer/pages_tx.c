@@ -188,27 +188,24 @@ static int tx_pace(struct lm_xfer *x, u64 bytes)
 	return lm_xfer_cancelled(x) ? -ECANCELED : 0;
 }
 
-/*
- * Where tx_batch() keeps its copy of a page: the last page of x->buf's
- * first LM_WIRE_MAX_STATE_CHUNK bytes, past the descriptor, the runs, the
- * zero flags and the method's vector.
- */
-#define TX_BOUNCE_OFFSET	(LM_WIRE_MAX_STATE_CHUNK - PAGE_SIZE)
+/* tx_batch()'s descriptor, runs, zero flags and vector, then the copy. */
 static_assert(sizeof(struct lm_wire_pages) +
 	      LM_WIRE_MAX_BATCH_PAGES * (sizeof(struct lm_wire_run) + sizeof(bool) +
 					 sizeof(struct kvec) +
 					 sizeof(struct bio_vec)) + 64 <=
-	      TX_BOUNCE_OFFSET);
+	      LM_XFER_BOUNCE_OFFSET);
 
 /*
- * Copy a guest page for the zero check and the CRC with a copy that
- * survives a machine check: a latent memory error in guest memory then
- * fails the migration (the VMM gets SIGBUS if it touches the page), where
- * a plain kernel read of the page would panic the host. The copy stays in
- * the cache for the two reads that follow. The network stack still reads
- * the page itself when it sends it (sendpage), by then just read whole.
+ * Copy a guest page to @bounce for the zero check and the CRC, with a copy
+ * that survives a machine check: a latent memory error in guest memory
+ * then fails the migration (the VMM gets SIGBUS if it touches the page),
+ * where a plain kernel read of the page would panic the host. The copy
+ * stays in the cache for the reads that follow. On the source the network
+ * stack still reads the page itself when it sends it (sendpage), by then
+ * just read whole; the destination checks and checksums its pages through
+ * this copy too (pages_rx.c).
  */
-static int tx_copy_page(struct page *page, void *bounce)
+int lm_xfer_copy_page(struct page *page, void *bounce)
 {
 	void *addr = kmap_local_page(page);
 	unsigned long left = copy_mc_to_kernel(bounce, addr, PAGE_SIZE);
@@ -230,7 +227,7 @@ static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 	struct lm_wire_run *runs = x->buf + sizeof(*desc);
 	bool *zero = (void *)(runs + LM_WIRE_MAX_BATCH_PAGES);
 	void *scratch = PTR_ALIGN((void *)(zero + LM_WIRE_MAX_BATCH_PAGES), 64);
-	void *bounce = x->buf + TX_BOUNCE_OFFSET;
+	void *bounce = x->buf + LM_XFER_BOUNCE_OFFSET;
 	u32 i, nr_runs = 0, nr_data = 0, nr_holes = 0, crc = ~0U;
 	int ret;
 
@@ -242,7 +239,7 @@ static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 			/* The shared zero page: skip_holes off, or mapped since. */
 			zero[i] = true;
 		} else {
-			ret = tx_copy_page(x->pages[i], bounce);
+			ret = lm_xfer_copy_page(x->pages[i], bounce);
 			if (ret) {
 				lm_xfer_fail(x, ret, LM_WIRE_REASON_INTERNAL,
 					     "Memory error in guest page %llu of %s %u",
