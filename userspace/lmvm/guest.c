@@ -108,20 +108,50 @@ static void run_random(struct lmvm_shared *sh,
 }
 
 /*
+ * --fill=random: every word of the page after its stamp from xorshift64,
+ * seeded by the page's address: no compressor finds anything to take.
+ */
+static void fill_random(uint64_t gpa)
+{
+	volatile uint64_t *p = (volatile uint64_t *)gpa;
+	uint64_t x = gpa * 0x9e3779b97f4a7c15ULL | 1;
+	unsigned int i;
+
+	for (i = 2; i < 4096 / 8; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = x;
+	}
+}
+
+/*
  * --prefault: touch every page of the share once, the way a guest that
  * zeroes its memory at boot does, so that the workload's rates are not
  * those of first-touch faults. The store goes to the last word of the
  * page, which stays zero; the stamp at its start is left alone. --fill
  * stores ones there instead, for any workload, idle included: memory
- * full of data, all of which a migration must send.
+ * full of data, all of which a migration must send. --fill=random makes
+ * the rest of the page (all but the stamp) random, --fill=mixed does so
+ * for the pages of every other 2 MiB of the share and for every other
+ * page in between: memory a compressor can halve, next to memory it
+ * cannot shrink at all.
  */
 static void prefault(struct lmvm_shared *sh,
 		     volatile struct lmvm_vcpu_counters *c)
 {
 	while (c->prefaulted < c->nr_pages) {
-		uint64_t gpa = page_gpa(sh, c->first_page + c->prefaulted);
+		uint64_t n = c->prefaulted;
+		uint64_t gpa = page_gpa(sh, c->first_page + n);
+		int random = sh->fill == LMVM_FILL_RANDOM ||
+			      (sh->fill == LMVM_FILL_MIXED &&
+			       (!(n / 512 % 2) || n % 2));
 
-		((volatile uint64_t *)gpa)[4096 / 8 - 1] = sh->fill ? ~0ULL : 0;
+		if (random)
+			fill_random(gpa);
+		else
+			((volatile uint64_t *)gpa)[4096 / 8 - 1] =
+				sh->fill ? ~0ULL : 0;
 		c->prefaulted++;
 	}
 }

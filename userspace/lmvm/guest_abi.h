@@ -20,6 +20,14 @@
 #define LMVM_MAX_VCPUS		32
 #define LMVM_MAX_RANGES		2
 
+/* What --fill writes to every page (lmvm_shared.fill). */
+enum lmvm_fill {
+	LMVM_FILL_NONE,
+	LMVM_FILL_ONES,		/* the page's last word all ones */
+	LMVM_FILL_RANDOM,	/* all but the stamp pseudo-random */
+	LMVM_FILL_MIXED,	/* 2 MiB random, 2 MiB half ones, in turn */
+};
+
 enum lmvm_workload {
 	LMVM_IDLE,	/* halts; writes nothing */
 	LMVM_SWEEP,	/* every page of its share in order, pass after pass */
@@ -69,7 +77,7 @@ struct lmvm_shared {
 	struct lmvm_range ranges[LMVM_MAX_RANGES];
 	uint64_t total_pages;		/* sum of the ranges */
 	uint64_t prefault;		/* touch every page before working */
-	uint64_t fill;			/* ... with data that is not zero */
+	uint64_t fill;			/* ... with data: enum lmvm_fill */
 	uint64_t reserved[4];
 	struct lmvm_vcpu_counters vcpu[LMVM_MAX_VCPUS];
 };

@@ -28,7 +28,7 @@ struct lmvm_config {
 	const char *control_path;
 	bool incoming;
 	bool prefault;			/* touch all memory before working */
-	bool fill;			/* write all memory (not zero) first */
+	uint32_t fill;			/* enum lmvm_fill: write all memory first */
 	double duration;		/* seconds; 0: until quit */
 	const char *command;		/* --command: act as a client */
 };
