@@ -1021,6 +1021,7 @@ TEST_F_TIMEOUT(fuzz, sessions, 120)
 	double seconds = env_u64("WIRE_FUZZ_SECONDS", 12), start = now();
 	static unsigned long count[MUT_NR][OUT_NR];
 	unsigned long busy = 0, sessions = 0, frames = 0, bytes = 0, accepted_must = 0;
+	unsigned long zstd_sessions = 0, zstd_valid = 0;
 	static struct session s;
 	uint64_t n;
 	int m, o;
@@ -1088,6 +1089,8 @@ TEST_F_TIMEOUT(fuzz, sessions, 120)
 		ASSERT_TRUE(st.phase == LM_PHASE_DONE || st.phase == LM_PHASE_FAILED);
 		count[mut][o]++;
 		sessions++;
+		zstd_sessions += s.zstd;
+		zstd_valid += s.zstd && mut == MUT_NONE;
 		frames += s.nr;
 		bytes += sent;
 		close(p.fd);
@@ -1125,6 +1128,8 @@ TEST_F_TIMEOUT(fuzz, sessions, 120)
 	/* The table: sessions by mutation and outcome. */
 	TH_LOG("%lu sessions, %lu frames, %lu bytes in %.1f s (LISTEN busy %lu times)",
 	       sessions, frames, bytes, now() - start, busy);
+	TH_LOG("%lu sessions compressed batches (LM_WIRE_F_ZSTD), %lu of them valid and migrated",
+	       zstd_sessions, zstd_valid);
 	{
 		char line[512];
 		int len;
@@ -1146,9 +1151,11 @@ TEST_F_TIMEOUT(fuzz, sessions, 120)
 	/* A mutation that breaks the protocol must never be committed. */
 	EXPECT_EQ(0, accepted_must);
 	EXPECT_LT(0, sessions);
-	/* Every valid session migrated. */
+	/* Every valid session migrated, compressed ones among them. */
 	for (o = 0; o < OUT_DONE; o++)
 		EXPECT_EQ(0, count[MUT_NONE][o]);
+	if (sessions >= 100)
+		EXPECT_LT(0, zstd_valid);
 
 	/* The VM is still attached, with its layout. */
 	{
