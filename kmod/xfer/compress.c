@@ -75,7 +75,7 @@ int lm_xfer_zstd_init(struct lm_xfer *x, int level)
 
 err_nomem:
 	lm_xfer_fail(x, -ENOMEM, LM_WIRE_REASON_INTERNAL,
-		     "Out of memory for zstd (level %d)", level);
+		     "Out of memory for zstd's buffers and context");
 	return -ENOMEM;
 }
 
