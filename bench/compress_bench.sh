@@ -65,12 +65,12 @@ run_once() {
 	hosts_wait_filled src
 	hosts_start_vmm dst "$DST_NS" --mem "$MEM" --incoming
 	if [ "$method" = zstd ]; then
-		HOSTS_MIGRATE_ARGS="--bandwidth $RATE --compress zstd:$LEVEL"
+		HOSTS_MIGRATE_ARGS="--mode live --bandwidth $RATE --compress zstd:$LEVEL"
 	else
-		HOSTS_MIGRATE_ARGS="--bandwidth $RATE"
+		HOSTS_MIGRATE_ARGS="--mode live --bandwidth $RATE"
 		mig_data_mib= mig_wire_mib=
 	fi
-	hosts_migrate src dst --insecure --mode live
+	hosts_migrate src dst --insecure
 	[ -n "$mig_data_mib" ] || mig_data_mib=$mig_mib mig_wire_mib=$mig_mib
 	echo "$mig_total $mig_downtime ${mig_rounds:-1} $mig_data_mib $mig_wire_mib $mig_mib" \
 		>> "$WORK/$load.$method"
