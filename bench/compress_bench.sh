@@ -117,5 +117,5 @@ for load in $LOADS; do
 		-v b="$(median 1 "$WORK/$load.zstd")" \
 		-v c="$(median 2 "$WORK/$load.none")" \
 		-v d="$(median 2 "$WORK/$load.zstd")" \
-		'BEGIN { printf "# %s: zstd/none total %.2f, downtime %.2f\n", l, a > 0 ? b / a : 0, c > 0 ? d / c : 0 }'
+		'BEGIN { printf "# %s: zstd/none total %.2f, downtime %.2f\n", l, (a > 0 ? b / a : 0), (c > 0 ? d / c : 0) }'
 done
