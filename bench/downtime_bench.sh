@@ -96,5 +96,5 @@ for kind in $KINDS; do
 	awk -v k="$kind" -v a="$(stat 1 "$WORK/$first.$kind" | cut -d' ' -f1)" \
 		-v b="$(stat 1 "$WORK/$last.$kind" | cut -d' ' -f1)" \
 		-v s="$first" -v l="$last" \
-		'BEGIN { printf "# %s: downtime at %s / at %s: %.2f\n", k, l, s, a > 0 ? b / a : 0 }'
+		'BEGIN { printf "# %s: downtime at %s / at %s: %.2f\n", k, l, s, (a > 0 ? b / a : 0) }'
 done

@@ -102,6 +102,6 @@ c=1
 for name in wall tx rx all; do
 	awk -v n=$name -v p="$(median $c "$WORK/plain")" \
 		-v t="$(median $c "$WORK/tls")" \
-		'BEGIN { printf "# tls/plain %s: %.2f\n", n, p > 0 ? t / p : 0 }'
+		'BEGIN { printf "# tls/plain %s: %.2f\n", n, (p > 0 ? t / p : 0) }'
 	c=$((c + 1))
 done

@@ -50,7 +50,7 @@ static int get_info(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u32(reply, LM_A_INFO_WIRE_VERSION, LM_WIRE_VERSION) ||
 	    nla_put_u64_64bit(reply, LM_A_INFO_FEATURES,
 			      LM_FEATURE_ATTACH | LM_FEATURE_DIRTY_TRACK |
-			      LM_FEATURE_MIGRATE,
+			      LM_FEATURE_MIGRATE | LM_FEATURE_COMPRESS,
 			      LM_A_PAD) ||
 	    nla_put_string(reply, LM_A_INFO_KERNEL_RELEASE,
 			   init_utsname()->release))

@@ -456,6 +456,113 @@ TEST_F(engine, live_loopback)
 	log_status(_metadata, "source", &s);
 }
 
+/*
+ * --compress zstd: slot 1's first 4 MiB random (incompressible: those
+ * batches must go as they are), the rest vm_fill()'s pages (three words of
+ * data each: they compress to almost nothing), and zero pages. The
+ * destination's memory must be the source's exactly, the counters of both
+ * sides must agree, and compression must have saved most of the rest.
+ */
+#define RANDOM_BYTES	(4 * MiB)
+
+static void compressed_migrate(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(engine) *self,
+			       const struct lm_migrate_opts *opts)
+{
+	struct lm_xfer_status s, d;
+	uint64_t x = 0x243f6a8885a308d3ULL, i;
+	uint16_t port;
+
+	for (i = 0; i < RANDOM_BYTES / 8; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		((uint64_t *)self->src.mem[1])[i] = x;
+	}
+	ASSERT_EQ(0, lm_nl_listen(self->nl, self->dst.id, loopback, 4, 0,
+				  self->state_out, 0, &port));
+	ASSERT_EQ(0, lm_nl_migrate(self->nl, self->src.id, loopback, 4, port,
+				   opts)) {
+		TH_LOG("%s", lm_nl_extack(self->nl));
+	}
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id,
+				LM_PHASE_WAIT_SWITCHOVER, &s));
+	ASSERT_EQ(LM_PHASE_WAIT_SWITCHOVER, s.phase) log_status(_metadata, "source", &s);
+	ASSERT_EQ(0, lm_nl_switchover(self->nl, self->src.id, self->state_in));
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_COMMIT, &d));
+	ASSERT_EQ(LM_PHASE_COMMIT, d.phase) log_status(_metadata, "destination", &d);
+	/* The source is paused for good: this is its memory at the pause. */
+	EXPECT_TRUE(vm_same_memory(&self->src, &self->dst));
+	ASSERT_EQ(0, lm_nl_complete(self->nl, self->dst.id, 0));
+	ASSERT_EQ(0, wait_phase(self->nl, self->src.id, LM_PHASE_DONE, &s));
+	ASSERT_EQ(LM_PHASE_DONE, s.phase) log_status(_metadata, "source", &s);
+	ASSERT_EQ(0, wait_phase(self->nl, self->dst.id, LM_PHASE_DONE, &d));
+	TH_LOG("source: %llu data bytes, %llu on the wire, %llu zstd batches",
+	       (unsigned long long)s.data_bytes,
+	       (unsigned long long)s.wire_data_bytes,
+	       (unsigned long long)s.zstd_batches);
+	EXPECT_EQ(LM_COMPRESS_ZSTD, s.compress);
+	EXPECT_EQ(LM_COMPRESS_ZSTD, d.compress);
+	EXPECT_EQ(s.data_bytes, d.data_bytes);
+	EXPECT_EQ(s.wire_data_bytes, d.wire_data_bytes);
+	EXPECT_EQ(s.zstd_batches, d.zstd_batches);
+	EXPECT_LT(0, s.zstd_batches);
+	/* Every data page counted once per round, uncompressed. */
+	EXPECT_LE((vm_pages(&self->src) - self->zero_pages) * PAGE,
+		  s.data_bytes);
+	/* The random 4 MiB cannot shrink; the rest shrinks at least 10x. */
+	EXPECT_LE(RANDOM_BYTES, s.wire_data_bytes);
+	EXPECT_GT(RANDOM_BYTES + (s.data_bytes - RANDOM_BYTES) / 10,
+		  s.wire_data_bytes);
+	/* The wire counts what compression left. */
+	EXPECT_GT(s.data_bytes, s.bytes);
+}
+
+TEST_F(engine, compressed_quick)
+{
+	const struct lm_migrate_opts opts = {
+		.mode = LM_WIRE_MODE_QUICK, .compress = LM_COMPRESS_ZSTD,
+	};
+
+	compressed_migrate(_metadata, self, &opts);
+}
+
+TEST_F(engine, compressed_live)
+{
+	const struct lm_migrate_opts opts = {
+		.mode = LM_WIRE_MODE_LIVE, .max_rounds = 3,
+		.max_downtime_ms = 100, .compress = LM_COMPRESS_ZSTD,
+		.compress_level = 3,
+	};
+
+	compressed_migrate(_metadata, self, &opts);
+}
+
+/* What MIGRATE refuses of compression, with an extack message each. */
+TEST_F(engine, compress_bad_requests)
+{
+	const struct lm_migrate_opts level_alone = {
+		.mode = LM_WIRE_MODE_QUICK, .compress_level = 3,
+	};
+	const struct lm_migrate_opts unknown = {
+		.mode = LM_WIRE_MODE_QUICK, .compress = __LM_COMPRESS_MAX,
+	};
+	const struct lm_migrate_opts level_high = {
+		.mode = LM_WIRE_MODE_QUICK, .compress = LM_COMPRESS_ZSTD,
+		.compress_level = LM_COMPRESS_LEVEL_MAX + 1,
+	};
+
+	EXPECT_EQ(-EINVAL, lm_nl_migrate(self->nl, self->src.id, loopback, 4,
+					 1, &level_alone));
+	EXPECT_NE(NULL, strstr(lm_nl_extack(self->nl), "compression level"));
+	EXPECT_EQ(-ERANGE, lm_nl_migrate(self->nl, self->src.id, loopback, 4,
+					 1, &unknown));
+	EXPECT_STRNE("", lm_nl_extack(self->nl));
+	EXPECT_EQ(-ERANGE, lm_nl_migrate(self->nl, self->src.id, loopback, 4,
+					 1, &level_high));
+	EXPECT_STRNE("", lm_nl_extack(self->nl));
+}
+
 /* The destination refuses another layout before any page is sent. */
 TEST_F(engine, layout_mismatch)
 {

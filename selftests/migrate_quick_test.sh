@@ -36,8 +36,11 @@
 #
 # Output is TAP. Environment: MIGRATE_MODE (quick, the default, or live:
 # migrate_live_test.sh runs this script so); for section 1, MIGRATE_MEM
-# (256M), MIGRATE_WORKLOAD (sweep) and MIGRATE_VCPUS (1); MIGRATE_ONLY_1
-# runs section 1 alone (migrate_workloads_test.sh).
+# (256M), MIGRATE_WORKLOAD (sweep) and MIGRATE_VCPUS (1), MIGRATE_FILL
+# (the source's memory written first: lmvm --fill=ones|random|mixed) and
+# MIGRATE_COMPRESS (zstd or zstd:LEVEL: lmctl migrate --compress, and the
+# report must say what compression saved); MIGRATE_ONLY_1 runs section 1
+# alone (migrate_workloads_test.sh).
 
 # The two hosts: netns_setup, netns_teardown, in_src, in_dst, $IP,
 # $SRC_NS, $DST_NS, $SRC_ADDR, $DST_ADDR.
@@ -54,6 +57,8 @@ MEM=${MIGRATE_MEM:-256M}
 MODE=${MIGRATE_MODE:-quick}
 WORKLOAD=${MIGRATE_WORKLOAD:-sweep}
 VCPUS=${MIGRATE_VCPUS:-1}
+FILL=${MIGRATE_FILL:+--fill=$MIGRATE_FILL}
+COMPRESS=${MIGRATE_COMPRESS:+--compress $MIGRATE_COMPRESS}
 WORK=$(mktemp -d /tmp/migrate_quick.XXXXXX)
 # Quick migrations here are authenticated and encrypted (TLS 1.3 PSK,
 # kTLS); live ones run over plain TCP (--insecure) unless MIGRATE_TLS=1:
@@ -190,17 +195,29 @@ if ! netns_setup; then
 fi
 
 # --- 1. A migration that works.
+# shellcheck disable=SC2086 # $FILL is one word or none
 start_vmm src $SRC_NS --mem "$MEM" --workload "$WORKLOAD" --vcpus "$VCPUS" \
-	--rate 10 || exit 1
+	--rate 10 $FILL || exit 1
 src_pid=$vmm_pid
+if [ -n "$FILL" ]; then
+	i=0
+	until s=$(ctl "$WORK/src.sock" status) &&
+	      [ "$(field vcpu0.prefaulted "$s")" -gt 0 ] &&
+	      [ "$(field vcpu0.prefaulted "$s")" -eq "$(field vcpu0.share "$s")" ]; do
+		i=$((i + 1))
+		[ $i -gt 3000 ] && { log "the source did not fill its memory"; exit 1; }
+		sleep 0.1
+	done
+fi
 start_vmm dst $DST_NS --mem "$MEM" --vcpus "$VCPUS" --incoming || exit 1
 dst_pid=$vmm_pid
 start_receive dst --pid $dst_pid --checksum || exit 1
 sleep 1
 log "source before: $(ctl "$WORK/src.sock" status)"
 
+# shellcheck disable=SC2086 # $COMPRESS is words or none
 in_src lmctl migrate $TLS --pid $src_pid --control "$WORK/src.sock" \
-	--to $DST_ADDR:$PORT --mode $MODE > "$WORK/migrate.out" \
+	--to $DST_ADDR:$PORT --mode $MODE $COMPRESS > "$WORK/migrate.out" \
 	2> "$WORK/migrate.err"
 status=$?
 wait_receive
@@ -209,6 +226,12 @@ sed 's/^/# migrate: /' "$WORK/migrate.out" "$WORK/migrate.err"
 sed 's/^/# receive: /' "$WORK/recv.out" "$WORK/recv.err"
 check "lmctl migrate succeeds" [ $status -eq 0 ]
 check "lmctl receive succeeds" [ $recv_status -eq 0 ]
+if [ -n "$COMPRESS" ]; then
+	data=$(sed -n 's/^page data \([0-9.]*\) MiB.*/\1/p' "$WORK/migrate.out")
+	wire=$(sed -n 's/^page data .*, \([0-9.]*\) MiB on the wire.*/\1/p' "$WORK/migrate.out")
+	check "compression sent less page data than there was ($data MiB as $wire MiB)" \
+		awk -v d="$data" -v w="$wire" 'BEGIN { exit !(d > 0 && w > 0 && w < d) }'
+fi
 
 src_status=$(ctl "$WORK/src.sock" status)
 log "source after: $src_status"

@@ -226,6 +226,8 @@ static size_t __payload(const struct targets *t, uint16_t type, uint8_t *p)
 	case LM_A_XFER_SEND_METHOD:
 	case LM_A_XFER_RECV_METHOD:
 	case LM_A_XFER_REASON:
+	case LM_A_XFER_COMPRESS:
+	case LM_A_XFER_COMPRESS_LEVEL:
 		v = below(4) ? below(20) : rnd();
 		break;
 	case LM_A_XFER_NO_DATA_CRC:
@@ -291,7 +293,7 @@ static void random_attrs(const struct targets *t, struct attrs *a,
  * get past the policy to the command itself: random ones are nearly
  * always refused there.
  */
-static const uint16_t cmd_attrs[LM_CMD_MAX + 1][12] = {
+static const uint16_t cmd_attrs[LM_CMD_MAX + 1][14] = {
 	[LM_CMD_ATTACH]		= { LM_A_VM_FD, LM_A_VM_PID },
 	[LM_CMD_DETACH]		= { LM_A_VM_ID },
 	[LM_CMD_LIST]		= { LM_A_VM_ID },
@@ -307,7 +309,8 @@ static const uint16_t cmd_attrs[LM_CMD_MAX + 1][12] = {
 				    LM_A_XFER_NO_DATA_CRC, LM_A_XFER_MAX_ROUNDS,
 				    LM_A_XFER_MAX_DOWNTIME_MS,
 				    LM_A_XFER_BANDWIDTH, LM_A_XFER_INSECURE,
-				    LM_A_XFER_SOCK_FD },
+				    LM_A_XFER_SOCK_FD, LM_A_XFER_COMPRESS,
+				    LM_A_XFER_COMPRESS_LEVEL },
 	[LM_CMD_SWITCHOVER]	= { LM_A_VM_ID, LM_A_XFER_STATE_FD },
 	[LM_CMD_COMPLETE]	= { LM_A_VM_ID, LM_A_XFER_REASON },
 	[LM_CMD_CANCEL]		= { LM_A_VM_ID },
@@ -321,7 +324,7 @@ static void plausible_attrs(const struct targets *t, uint8_t cmd,
 	const uint16_t *type = cmd_attrs[cmd];
 	unsigned int i;
 
-	for (i = 0; i < 12 && type[i]; i++) {
+	for (i = 0; i < 14 && type[i]; i++) {
 		uint8_t p[320];
 		size_t len;
 

@@ -23,6 +23,11 @@
  * seeded by WIRE_FUZZ_SEED (printed) and n, so WIRE_FUZZ_SEED=s
  * WIRE_FUZZ_FIRST=n WIRE_FUZZ_SESSIONS=1 replays exactly one session.
  *
+ * Half the sessions offer LM_WIRE_F_ZSTD and send most batches with data
+ * compressed (LM_WIRE_PAGES_ZSTD): zstd frames (RFC 8878) of raw and RLE
+ * blocks, made here from the format's description alone, which the
+ * mutations then break like any other bytes.
+ *
  * Then, not at random: fuzz.rules breaks one rule of protocol.rst per
  * session and checks the exact reason, message and answer each must get;
  * fuzz.hostile_destination plays a destination that breaks the rules of
@@ -173,6 +178,7 @@ struct frame {
 struct session {
 	struct frame f[MAX_FRAMES];
 	unsigned int nr;
+	bool zstd;		/* offers ZSTD, compresses most data batches */
 	/* What memory must hold after a valid session. */
 	uint8_t image[NR_SLOTS][16 * PAGE];
 	uint64_t pages, state_size;
@@ -197,6 +203,88 @@ static void session_free(struct session *s)
 	for (i = 0; i < s->nr; i++)
 		free(s->f[i].data);
 	s->nr = 0;
+}
+
+/*
+ * A zstd frame of the @len bytes at @src into @out, which has room for
+ * 16 + len + len / 8 bytes; returns its size. RFC 8878: the magic number,
+ * a frame header of one descriptor byte (no content size, no checksum,
+ * no dictionary) and one window byte (128 KiB: exponent 7), then blocks
+ * of at most 128 KiB, each with a 3-byte header (bit 0 last block, bits
+ * 1-2 type: 0 raw, 1 RLE; bits 3-23 size): RLE for a run of 32 bytes or
+ * more, raw for the rest. Nothing any decoder could misread.
+ */
+#define ZSTD_BLOCK_MAX	(128 * 1024)
+
+static void zstd_block(uint8_t *out, size_t *at, unsigned int type,
+		       size_t size, bool last)
+{
+	uint32_t h = last | type << 1 | (uint32_t)size << 3;
+
+	out[(*at)++] = h;
+	out[(*at)++] = h >> 8;
+	out[(*at)++] = h >> 16;
+}
+
+static size_t zstd_pack(const uint8_t *src, size_t len, uint8_t *out)
+{
+	size_t at = 0, i = 0;
+
+	memcpy(out, "\x28\xb5\x2f\xfd", 4);	/* 0xfd2fb528, little-endian */
+	out[4] = 0;
+	out[5] = 7 << 3;
+	at = 6;
+	if (!len)
+		zstd_block(out, &at, 0, 0, true);
+	while (i < len) {
+		size_t run = 1, n;
+
+		while (i + run < len && run < ZSTD_BLOCK_MAX &&
+		       src[i + run] == src[i])
+			run++;
+		if (run >= 32) {
+			zstd_block(out, &at, 1, run, i + run == len);
+			out[at++] = src[i];
+			i += run;
+			continue;
+		}
+		/* Raw up to the next run of 32, or the block limit. */
+		for (n = run; i + n < len && n < ZSTD_BLOCK_MAX; n++) {
+			size_t r = 1;
+
+			while (i + n + r < len && r < 32 &&
+			       src[i + n + r] == src[i + n])
+				r++;
+			if (r >= 32)
+				break;
+		}
+		zstd_block(out, &at, 0, n, i + n == len);
+		memcpy(out + at, src + i, n);
+		at += n;
+		i += n;
+	}
+	return at;
+}
+
+/*
+ * Compress the page data of PAGES frame @f (its descriptor stays; the
+ * DATA_CRC is the uncompressed data's), as a source does: only if it
+ * shrinks.
+ */
+static void compress_batch(struct frame *f)
+{
+	struct lm_wire_pages *bp = (void *)f->data;
+	size_t desc = sizeof(*bp) + le32toh(bp->nr_runs) * 16;
+	size_t data = f->len - desc, packed;
+	uint8_t *out = malloc(16 + data + data / 8);
+
+	packed = zstd_pack(f->data + desc, data, out);
+	if (packed < data) {
+		memcpy(f->data + desc, out, packed);
+		f->len = desc + packed;
+		bp->flags |= htole32(LM_WIRE_PAGES_ZSTD);
+	}
+	free(out);
 }
 
 /* One PAGES batch of slot @slot, pages [first, first + n), random runs. */
@@ -255,10 +343,15 @@ static void add_batch(struct session *s, unsigned int slot, uint64_t first,
 	bp->data_crc = htole32(crc32c((uint8_t *)(bp + 1) +
 				      nr_runs * sizeof(runs[0]), nr_data * PAGE));
 	s->pages += n;
+	if (s->zstd && nr_data && below(4))
+		compress_batch(f);
 }
 
-/* A valid quick migration of the layout above, contents at random. */
-static void session_build(struct session *s)
+/*
+ * A valid quick migration of the layout above, contents at random; with
+ * @zstd, offering LM_WIRE_F_ZSTD and compressing most batches.
+ */
+static void session_build(struct session *s, bool zstd)
 {
 	struct lm_wire_round_end *re;
 	struct lm_wire_commit *c;
@@ -267,8 +360,12 @@ static void session_build(struct session *s)
 	struct frame *f;
 
 	memset(s, 0, sizeof(*s));
+	s->zstd = zstd;
 	f = add(s, LM_WIRE_HELLO, sizeof(struct lm_wire_hello));
 	hello_fill((void *)f->data, LM_WIRE_ROLE_SOURCE);
+	if (zstd)
+		((struct lm_wire_hello *)f->data)->features |=
+			htole64(LM_WIRE_F_ZSTD);
 	f = add(s, LM_WIRE_CONFIG, sizeof(struct lm_wire_config) +
 				   NR_SLOTS * sizeof(struct lm_wire_slot));
 	config_fill(layout, NR_SLOTS, f->data);
@@ -533,10 +630,16 @@ static const char *mutate(struct session *s, enum mut m, struct stream *st)
 			    ((struct lm_wire_pages *)f->data)->nr_data)
 				break;
 		}
-		if (i == s->nr)
+		if (i == s->nr) {
 			f->pcrc_xor = 1;
-		else
-			f->data[f->len - 1 - below(PAGE)] ^= 1 << below(8);
+		} else {
+			/* Data, or its zstd frame: what follows the runs. */
+			struct lm_wire_pages *bp = (void *)f->data;
+			size_t data = f->len - 24 - 16 * le32toh(bp->nr_runs);
+
+			f->data[f->len - 1 - below(data < PAGE ? data : PAGE)] ^=
+				1 << below(8);
+		}
 		break;
 	case MUT_LEN: {
 		static const int64_t lens[] = {
@@ -918,6 +1021,7 @@ TEST_F_TIMEOUT(fuzz, sessions, 120)
 	double seconds = env_u64("WIRE_FUZZ_SECONDS", 12), start = now();
 	static unsigned long count[MUT_NR][OUT_NR];
 	unsigned long busy = 0, sessions = 0, frames = 0, bytes = 0, accepted_must = 0;
+	unsigned long zstd_sessions = 0, zstd_valid = 0;
 	static struct session s;
 	uint64_t n;
 	int m, o;
@@ -942,7 +1046,7 @@ TEST_F_TIMEOUT(fuzz, sessions, 120)
 		rnd();
 		/* A valid session one time in eight, mutations evenly. */
 		mut = below(8) ? 1 + below(MUT_NR - 1) : MUT_NONE;
-		session_build(&s);
+		session_build(&s, below(2));
 		note = mutate(&s, mut, &stream);
 
 		ASSERT_EQ(0, ftruncate(self->state_fd, 0));
@@ -985,6 +1089,8 @@ TEST_F_TIMEOUT(fuzz, sessions, 120)
 		ASSERT_TRUE(st.phase == LM_PHASE_DONE || st.phase == LM_PHASE_FAILED);
 		count[mut][o]++;
 		sessions++;
+		zstd_sessions += s.zstd;
+		zstd_valid += s.zstd && mut == MUT_NONE;
 		frames += s.nr;
 		bytes += sent;
 		close(p.fd);
@@ -1022,6 +1128,8 @@ TEST_F_TIMEOUT(fuzz, sessions, 120)
 	/* The table: sessions by mutation and outcome. */
 	TH_LOG("%lu sessions, %lu frames, %lu bytes in %.1f s (LISTEN busy %lu times)",
 	       sessions, frames, bytes, now() - start, busy);
+	TH_LOG("%lu sessions compressed batches (LM_WIRE_F_ZSTD), %lu of them valid and migrated",
+	       zstd_sessions, zstd_valid);
 	{
 		char line[512];
 		int len;
@@ -1043,9 +1151,11 @@ TEST_F_TIMEOUT(fuzz, sessions, 120)
 	/* A mutation that breaks the protocol must never be committed. */
 	EXPECT_EQ(0, accepted_must);
 	EXPECT_LT(0, sessions);
-	/* Every valid session migrated. */
+	/* Every valid session migrated, compressed ones among them. */
 	for (o = 0; o < OUT_DONE; o++)
 		EXPECT_EQ(0, count[MUT_NONE][o]);
+	if (sessions >= 100)
+		EXPECT_LT(0, zstd_valid);
 
 	/* The VM is still attached, with its layout. */
 	{
@@ -1317,6 +1427,116 @@ static void r_abort_unknown(struct session *s)
 	snprintf(a->message, sizeof(a->message), "hostile");
 }
 
+/*
+ * A compressed PAGES frame of slot 0 inserted before the first PAGES
+ * frame, its HELLO offering ZSTD if @offer: one run of two data pages of
+ * 0x77, DATA_CRC right for them, and for page data the zstd frame of
+ * @plain bytes of 0x77 (2 pages: a valid batch), or the @packed bytes at
+ * @raw if @raw.
+ */
+static void insert_zbatch(struct session *s, bool offer, size_t plain,
+			  const void *raw, size_t packed)
+{
+	struct lm_wire_run run = { .nr_pages = htole32(2) };
+	size_t size = plain > 2 * PAGE ? plain : 2 * PAGE, zlen;
+	uint8_t *data = malloc(size), *z = malloc(16 + size + size / 8);
+	struct lm_wire_pages *bp;
+	struct frame *f;
+
+	memset(data, 0x77, size);
+	zlen = raw ? packed : zstd_pack(data, plain, z);
+	f = insert(s, first_of(s, LM_WIRE_PAGES), LM_WIRE_PAGES,
+		   sizeof(*bp) + sizeof(run) + zlen);
+	bp = (void *)f->data;
+	bp->nr_runs = htole32(1);
+	bp->nr_pages = htole32(2);
+	bp->nr_data = htole32(2);
+	bp->flags = htole32(LM_WIRE_PAGES_DATA_CRC | LM_WIRE_PAGES_ZSTD);
+	bp->data_crc = htole32(crc32c(data, 2 * PAGE));
+	memcpy(bp + 1, &run, sizeof(run));
+	memcpy((uint8_t *)(bp + 1) + sizeof(run), raw ? raw : z, zlen);
+	if (offer)
+		((struct lm_wire_hello *)s->f[0].data)->features |=
+			htole64(LM_WIRE_F_ZSTD);
+	free(data);
+	free(z);
+}
+
+static void r_zstd_no_feature(struct session *s)
+{
+	insert_zbatch(s, false, 2 * PAGE, NULL, 0);
+}
+
+/* Not a zstd frame at all. */
+static void r_zstd_garbage(struct session *s)
+{
+	static const uint8_t junk[] = "not a zstd frame, just text";
+
+	insert_zbatch(s, true, 2 * PAGE, junk, sizeof(junk));
+}
+
+/* A zstd frame header, then a block of the reserved type 3. */
+static void r_zstd_bad_block(struct session *s)
+{
+	static const uint8_t bad[] = {
+		0x28, 0xb5, 0x2f, 0xfd, 0x00, 7 << 3, 1 | 3 << 1, 0, 0,
+	};
+
+	insert_zbatch(s, true, 2 * PAGE, bad, sizeof(bad));
+}
+
+/* A valid frame of one page where the batch has two. */
+static void r_zstd_short(struct session *s)
+{
+	insert_zbatch(s, true, PAGE, NULL, 0);
+}
+
+/* A valid frame of three pages: more than the batch holds. */
+static void r_zstd_long(struct session *s)
+{
+	insert_zbatch(s, true, 3 * PAGE, NULL, 0);
+}
+
+/* Two pages and a byte of data, "compressed" into two pages or more. */
+static void r_zstd_not_smaller(struct session *s)
+{
+	static uint8_t big[2 * PAGE];
+
+	memset(big, 0x77, sizeof(big));
+	insert_zbatch(s, true, 2 * PAGE, big, sizeof(big));
+}
+
+static void r_zstd_empty(struct session *s)
+{
+	insert_zbatch(s, true, 2 * PAGE, "", 0);
+}
+
+/* ZSTD on a batch of zero pages only, with a frame of nothing. */
+static void r_zstd_no_data(struct session *s)
+{
+	struct lm_wire_pages *bp;
+	struct lm_wire_run *run;
+	struct frame *f;
+
+	insert_zbatch(s, true, 2 * PAGE, NULL, 0);
+	f = &s->f[first_of(s, LM_WIRE_PAGES)];
+	bp = (void *)f->data;
+	run = (void *)(bp + 1);
+	run->flags = htole32(LM_WIRE_RUN_ZERO);
+	bp->nr_data = 0;
+	bp->data_crc = 0;
+}
+
+/* The DATA_CRC of other data: it checks the decompressed pages. */
+static void r_zstd_data_crc(struct session *s)
+{
+	struct lm_wire_pages *bp;
+
+	insert_zbatch(s, true, 2 * PAGE, NULL, 0);
+	bp = (void *)s->f[first_of(s, LM_WIRE_PAGES)].data;
+	bp->data_crc ^= htole32(1);
+}
+
 static const struct rule rules[] = {
 	{ .name = "hello_reserved", .apply = r_hello_reserved,
 	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "reason or reserved",
@@ -1388,6 +1608,33 @@ static const struct rule rules[] = {
 	{ .name = "abort_unknown_reason", .apply = r_abort_unknown,
 	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "unknown reason 99",
 	  .early = true, .no_abort = true },
+	{ .name = "zstd_without_feature", .apply = r_zstd_no_feature,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "ZSTD without the ZSTD feature",
+	  .early = true },
+	{ .name = "zstd_garbage", .apply = r_zstd_garbage,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "does not decompress",
+	  .early = true },
+	{ .name = "zstd_reserved_block", .apply = r_zstd_bad_block,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "does not decompress",
+	  .early = true },
+	{ .name = "zstd_decompresses_short", .apply = r_zstd_short,
+	  .reason = LM_WIRE_REASON_PROTOCOL,
+	  .text = "decompressed to 4096 bytes, not 8192", .early = true },
+	{ .name = "zstd_decompresses_long", .apply = r_zstd_long,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "does not decompress",
+	  .early = true },
+	{ .name = "zstd_not_smaller", .apply = r_zstd_not_smaller,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "not smaller",
+	  .early = true },
+	{ .name = "zstd_empty", .apply = r_zstd_empty,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "no zstd data",
+	  .early = true },
+	{ .name = "zstd_without_data", .apply = r_zstd_no_data,
+	  .reason = LM_WIRE_REASON_PROTOCOL, .text = "ZSTD without page data",
+	  .early = true },
+	{ .name = "zstd_data_crc", .apply = r_zstd_data_crc,
+	  .reason = LM_WIRE_REASON_CRC, .text = "page data CRC mismatch",
+	  .early = true },
 };
 
 /* Whether all @len bytes at @p are @c. */
@@ -1446,7 +1693,7 @@ TEST_F_TIMEOUT(fuzz, rules, 60)
 		int ret;
 
 		rnd_state = DEFAULT_SEED;
-		session_build(&s);
+		session_build(&s, false);
 		rule->apply(&s);
 		serialize(&s, &stream);
 		for (i = 0; i < NR_SLOTS; i++)

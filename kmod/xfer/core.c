@@ -83,6 +83,16 @@ void lm_xfer_account(struct lm_xfer *x, u64 pages, u64 zero_pages,
 	spin_unlock(&x->lock);
 }
 
+/* @data bytes of page data went as @wire bytes, compressed if @zstd. */
+void lm_xfer_account_data(struct lm_xfer *x, u64 data, u64 wire, bool zstd)
+{
+	spin_lock(&x->lock);
+	x->stats.data_bytes += data;
+	x->stats.wire_data_bytes += wire;
+	x->stats.zstd_batches += zstd;
+	spin_unlock(&x->lock);
+}
+
 u32 lm_xfer_cancelled(struct lm_xfer *x)
 {
 	return READ_ONCE(x->cancel_reason);
@@ -123,7 +133,14 @@ int lm_xfer_fill_stats(struct sk_buff *skb, struct lm_xfer *x)
 			      LM_A_PAD) ||
 	    nla_put_u64_64bit(skb, LM_A_XFER_STOPCOPY_NS, st.stopcopy_ns,
 			      LM_A_PAD) ||
-	    nla_put_u64_64bit(skb, LM_A_XFER_CPU_NS, st.cpu_ns, LM_A_PAD))
+	    nla_put_u64_64bit(skb, LM_A_XFER_CPU_NS, st.cpu_ns, LM_A_PAD) ||
+	    nla_put_u64_64bit(skb, LM_A_XFER_DATA_BYTES, st.data_bytes,
+			      LM_A_PAD) ||
+	    nla_put_u64_64bit(skb, LM_A_XFER_WIRE_DATA_BYTES,
+			      st.wire_data_bytes, LM_A_PAD) ||
+	    nla_put_u64_64bit(skb, LM_A_XFER_ZSTD_BATCHES, st.zstd_batches,
+			      LM_A_PAD) ||
+	    nla_put_u32(skb, LM_A_XFER_COMPRESS, x->compress))
 		return -EMSGSIZE;
 	if (st.err &&
 	    (nla_put_u32(skb, LM_A_XFER_REASON, st.reason) ||
@@ -305,6 +322,7 @@ void lm_xfer_thread_cleanup(struct lm_xfer *x)
 	lm_xfer_vcpus_unlock(x);
 	lm_xfer_release_socks(x);
 	lm_xfer_tx_uninit(x);
+	lm_xfer_zstd_free(x);
 	if (x->mm) {
 		kthread_unuse_mm(x->mm);
 		mmput(x->mm);

@@ -336,6 +336,13 @@ static int destination_run(struct lm_xfer *x)
 	ret = lm_wire_handshake_destination(x);
 	if (ret)
 		return ret;
+	/* The source may compress: buffers for a whole batch, once. */
+	if (x->features & LM_WIRE_F_ZSTD) {
+		x->compress = LM_COMPRESS_ZSTD;
+		ret = lm_xfer_zstd_init(x, 0);
+		if (ret)
+			return ret;
+	}
 	lm_xfer_set_phase(x, LM_PHASE_CONFIG);
 	ret = destination_config(x);
 	if (ret)

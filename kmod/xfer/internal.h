@@ -94,6 +94,10 @@ struct lm_xfer_stats {
 	u64 stopcopy_ns;	/* switchover to COMMIT acknowledged */
 	u64 dirty_pages;	/* live: pages the next round has to send */
 	u64 cpu_ns;		/* CPU time of the transfer thread */
+	/* Page data of the PAGES frames, as in memory and as on the wire. */
+	u64 data_bytes;
+	u64 wire_data_bytes;	/* smaller than data_bytes by compression */
+	u64 zstd_batches;	/* PAGES frames with LM_WIRE_PAGES_ZSTD */
 	char message[128];
 };
 
@@ -114,6 +118,8 @@ struct lm_xfer {
 	u32 max_rounds;		/* live: pre-copy rounds after the full one */
 	u64 max_downtime_ns;	/* live: switch over below this estimate */
 	u64 bandwidth;		/* pre-copy: bytes/s of page data, 0: any */
+	u32 compress;		/* source: enum lm_xfer_compress */
+	int compress_level;	/* source: zstd level */
 	struct sockaddr_storage addr;
 	struct task_struct *task;
 
@@ -161,6 +167,8 @@ struct lm_xfer {
 	u64 pace_bytes;		/* sent since pace_start_ns */
 	/* Source: the MSG_ZEROCOPY completion, if that method is used. */
 	void *zc;
+	/* LM_WIRE_F_ZSTD: buffers and context, from before the first page. */
+	struct lm_xfer_zstd *zstd;
 };
 
 /* Scratch: a whole STATE chunk with its header fits. */
@@ -193,6 +201,7 @@ void lm_xfer_fail(struct lm_xfer *x, int err, u32 reason, const char *fmt, ...)
 	__printf(4, 5);
 void lm_xfer_account(struct lm_xfer *x, u64 pages, u64 zero_pages,
 		     u64 hole_pages, u64 bytes);
+void lm_xfer_account_data(struct lm_xfer *x, u64 data, u64 wire, bool zstd);
 void lm_xfer_notify(struct lm_xfer *x);
 u32 lm_xfer_cancelled(struct lm_xfer *x);
 int lm_xfer_publish_sock(struct lm_xfer *x, struct socket *sock,
@@ -248,6 +257,15 @@ int lm_xfer_tx_init(struct lm_xfer *x);
 void lm_xfer_tx_uninit(struct lm_xfer *x);
 int lm_xfer_send_unit(struct lm_xfer *x, u32 index, bool data_crc);
 int lm_xfer_send_dirty(struct lm_xfer *x, u32 index, bool data_crc);
+
+/* compress.c: zstd for PAGES batches (LM_WIRE_F_ZSTD). */
+struct lm_xfer_zstd;
+int lm_xfer_zstd_init(struct lm_xfer *x, int level);
+void lm_xfer_zstd_free(struct lm_xfer *x);
+void *lm_xfer_zstd_page(struct lm_xfer *x, u32 i);
+void *lm_xfer_zstd_packed(struct lm_xfer *x);
+size_t lm_xfer_zstd_compress(struct lm_xfer *x, u32 nr_data);
+int lm_xfer_zstd_decompress(struct lm_xfer *x, size_t packed_len, u32 nr_data);
 
 /* dirty_rounds.c */
 int lm_xfer_dirty_start(struct lm_xfer *x);

@@ -49,6 +49,10 @@ const struct nla_policy lm_xfer_migrate_policy[LM_A_MAX + 1] = {
 	[LM_A_XFER_KEY_BY_BACKING] = { .type = NLA_FLAG },
 	[LM_A_XFER_SOCK_FD]	= { .type = NLA_U32 },
 	[LM_A_XFER_INSECURE]	= { .type = NLA_FLAG },
+	[LM_A_XFER_COMPRESS]	= NLA_POLICY_MAX(NLA_U32, __LM_COMPRESS_MAX - 1),
+	[LM_A_XFER_COMPRESS_LEVEL] = NLA_POLICY_RANGE(NLA_U32,
+						      LM_COMPRESS_LEVEL_MIN,
+						      LM_COMPRESS_LEVEL_MAX),
 };
 
 const struct nla_policy lm_xfer_switchover_policy[LM_A_MAX + 1] = {
@@ -303,6 +307,21 @@ int lm_xfer_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 		x->bandwidth = nla_get_u64(info->attrs[LM_A_XFER_BANDWIDTH]);
 	x->no_data_crc = nla_get_flag(info->attrs[LM_A_XFER_NO_DATA_CRC]);
 	x->by_backing = nla_get_flag(info->attrs[LM_A_XFER_KEY_BY_BACKING]);
+	if (info->attrs[LM_A_XFER_COMPRESS])
+		x->compress = nla_get_u32(info->attrs[LM_A_XFER_COMPRESS]);
+	x->compress_level = LM_COMPRESS_LEVEL_DEFAULT;
+	if (info->attrs[LM_A_XFER_COMPRESS_LEVEL]) {
+		/* A level of nothing is a mistake worth telling. */
+		if (x->compress != LM_COMPRESS_ZSTD) {
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    info->attrs[LM_A_XFER_COMPRESS_LEVEL],
+					    "A compression level needs LM_A_XFER_COMPRESS zstd");
+			ret = -EINVAL;
+			goto err_free_xfer;
+		}
+		x->compress_level =
+			nla_get_u32(info->attrs[LM_A_XFER_COMPRESS_LEVEL]);
+	}
 	/* From here on the socket is the transfer's: lm_xfer_free() closes it. */
 	ret = lm_xfer_take_sock(x, info);
 	if (ret)

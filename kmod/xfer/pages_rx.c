@@ -19,6 +19,10 @@
  * by page and cleared only where not already zero, so that memory the
  * destination never touched stays unallocated, on shmem and hugetlbfs as
  * on anonymous memory.
+ *
+ * A batch compressed with zstd (LM_WIRE_PAGES_ZSTD) is received whole into
+ * a buffer of the transfer, decompressed into another, checked, and only
+ * then copied into guest memory.
  */
 
 #include "internal.h"
@@ -200,7 +204,7 @@ static const struct lm_xfer_unit *rx_check_desc(struct lm_xfer *x,
 	const struct lm_xfer_unit *unit;
 	bool once = x->mode == LM_WIRE_MODE_QUICK;
 	const char *why;
-	u64 end = 0;
+	u64 end = 0, len;
 
 	nr_runs = le32_to_cpu(desc->nr_runs);
 	nr_pages = le32_to_cpu(desc->nr_pages);
@@ -211,7 +215,10 @@ static const struct lm_xfer_unit *rx_check_desc(struct lm_xfer *x,
 		goto malformed;
 	unit = &x->layout.units[le32_to_cpu(desc->slot)];
 	why = "unknown flags";
-	if (flags & ~LM_WIRE_PAGES_DATA_CRC)
+	if (flags & ~(LM_WIRE_PAGES_DATA_CRC | LM_WIRE_PAGES_ZSTD))
+		goto malformed;
+	why = "ZSTD without the ZSTD feature";
+	if ((flags & LM_WIRE_PAGES_ZSTD) && !(x->features & LM_WIRE_F_ZSTD))
 		goto malformed;
 	why = "data_crc set without DATA_CRC";
 	if (!(flags & LM_WIRE_PAGES_DATA_CRC) && desc->data_crc)
@@ -242,9 +249,24 @@ static const struct lm_xfer_unit *rx_check_desc(struct lm_xfer *x,
 			data += n;
 	}
 	why = "counts do not add up";
-	if (sum != nr_pages || data != nr_data ||
-	    le32_to_cpu(hdr->len) != sizeof(*desc) + nr_runs * sizeof(*runs) +
-				     (u64)nr_data * PAGE_SIZE)
+	if (sum != nr_pages || data != nr_data)
+		goto malformed;
+	/* What follows the runs: the page data, or it compressed. */
+	len = le32_to_cpu(hdr->len) - sizeof(*desc) - nr_runs * sizeof(*runs);
+	if (!(flags & LM_WIRE_PAGES_ZSTD)) {
+		if (len != (u64)nr_data * PAGE_SIZE)
+			goto malformed;
+		return unit;
+	}
+	why = "ZSTD without page data";
+	if (!nr_data)
+		goto malformed;
+	/* Compressed only to be smaller: also what our buffer holds. */
+	why = "zstd data not smaller than the page data";
+	if (len >= (u64)nr_data * PAGE_SIZE)
+		goto malformed;
+	why = "no zstd data";
+	if (!len)
 		goto malformed;
 	return unit;
 
@@ -252,6 +274,67 @@ malformed:
 	lm_xfer_fail(x, -EPROTO, LM_WIRE_REASON_PROTOCOL,
 		     "Malformed PAGES frame %u: %s", x->rx_seq - 1, why);
 	return NULL;
+}
+
+/*
+ * The rest of a PAGES frame with LM_WIRE_PAGES_ZSTD, whose descriptor
+ * (in x->buf) was checked: receive the zstd frame, decompress it whole and
+ * check its CRC before any guest page is written, then copy each data run
+ * to its place at the VMM's addresses (whatever the receive method: the
+ * data is in a kernel buffer, not in the socket) and make the zero runs
+ * zero.
+ */
+static int rx_zstd_batch(struct lm_xfer *x, const struct lm_wire_hdr *hdr,
+			 const struct lm_xfer_unit *unit)
+{
+	const struct lm_wire_pages *desc = x->buf;
+	const struct lm_wire_run *runs = x->buf + sizeof(*desc);
+	u32 i, nr_runs = le32_to_cpu(desc->nr_runs), zero = 0, holes = 0;
+	u32 nr_data = le32_to_cpu(desc->nr_data);
+	size_t packed = le32_to_cpu(hdr->len) - sizeof(*desc) -
+			nr_runs * sizeof(*runs);
+	size_t off = 0;
+	int ret;
+
+	ret = lm_wire_recv_exact(x, lm_xfer_zstd_packed(x), packed);
+	if (ret)
+		return ret;
+	ret = lm_xfer_zstd_decompress(x, packed, nr_data);
+	if (ret)
+		return ret;
+	if ((le32_to_cpu(desc->flags) & LM_WIRE_PAGES_DATA_CRC) &&
+	    lm_wire_crc(lm_xfer_zstd_page(x, 0), (size_t)nr_data * PAGE_SIZE) !=
+	    le32_to_cpu(desc->data_crc)) {
+		lm_xfer_fail(x, -EBADMSG, LM_WIRE_REASON_CRC,
+			     "PAGES frame %u: page data CRC mismatch",
+			     x->rx_seq - 1);
+		return -EBADMSG;
+	}
+	for (i = 0; i < nr_runs; i++) {
+		u64 first = le64_to_cpu(runs[i].first);
+		u32 n = le32_to_cpu(runs[i].nr_pages);
+		unsigned long hva = unit->hva + first * PAGE_SIZE;
+
+		if (le32_to_cpu(runs[i].flags) & LM_WIRE_RUN_ZERO) {
+			u32 run_holes;
+
+			ret = rx_zero_run(x, hva, n, &run_holes);
+			zero += n;
+			holes += run_holes;
+		} else {
+			ret = copy_to_user((void __user *)hva,
+					   lm_xfer_zstd_page(x, off),
+					   (size_t)n * PAGE_SIZE) ? -EFAULT : 0;
+			off += n;
+		}
+		if (ret)
+			return rx_fault(x, le32_to_cpu(desc->slot), first, ret);
+		if (x->covered)
+			bitmap_set(x->covered, unit->first + first, n);
+	}
+	lm_xfer_account(x, le32_to_cpu(desc->nr_pages), zero, holes, 0);
+	lm_xfer_account_data(x, (u64)nr_data * PAGE_SIZE, packed, true);
+	return 0;
 }
 
 /* Receive the rest of a PAGES frame whose header is @hdr. */
@@ -263,6 +346,7 @@ int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 	const struct lm_xfer_unit *unit;
 	u32 i, nr_runs, crc = ~0U, zero = 0, holes = 0;
 	bool data_crc;
+	u64 data;
 	int ret;
 
 	if (le32_to_cpu(hdr->len) < sizeof(*desc))
@@ -289,6 +373,8 @@ int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 	if (!unit)
 		return -EPROTO;
 	data_crc = le32_to_cpu(desc->flags) & LM_WIRE_PAGES_DATA_CRC;
+	if (le32_to_cpu(desc->flags) & LM_WIRE_PAGES_ZSTD)
+		return rx_zstd_batch(x, hdr, unit);
 
 	for (i = 0; i < nr_runs; i++) {
 		u64 first = le64_to_cpu(runs[i].first);
@@ -325,6 +411,8 @@ int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 		return -EBADMSG;
 	}
 	lm_xfer_account(x, le32_to_cpu(desc->nr_pages), zero, holes, 0);
+	data = (u64)le32_to_cpu(desc->nr_data) * PAGE_SIZE;
+	lm_xfer_account_data(x, data, data, false);
 	return 0;
 
 malformed:

@@ -20,6 +20,11 @@
  *           buffers at reception (skb_orphan_frags_rx).
  *
  * Documentation/performance.rst has the measured cost of each.
+ *
+ * With zstd (LM_A_XFER_COMPRESS, compress.c), the pages are copied into
+ * one buffer instead of being read in place, compressed together, and the
+ * result sent by one sendmsg when it is smaller than the page data; a
+ * batch that does not shrink goes by the method above.
  */
 
 #include "internal.h"
@@ -214,11 +219,27 @@ int lm_xfer_copy_page(struct page *page, void *bounce)
 	return left ? -EHWPOISON : 0;
 }
 
+/* Send @len bytes of @buf, more of the frame or the next one to follow. */
+static int tx_send_buf(struct lm_xfer *x, void *buf, size_t len)
+{
+	struct kvec vec = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_flags = MSG_MORE };
+	int ret;
+
+	ret = kernel_sendmsg(x->sock, &msg, &vec, 1, len);
+	if (ret < 0)
+		return ret;
+	return ret == len ? 0 : -EPIPE;
+}
+
 /*
  * Send pages [@first, @first + @n) of unit @index as one PAGES frame. The
  * pages are pinned in x->pages, NULL for a hole (zero, not pinned); x->buf
  * holds the descriptor, the zero flags and the method's vector, one after
- * the other, and a copy of one page.
+ * the other, and a copy of one page. Compressing, the copies of the
+ * batch's data pages are kept one after the other in the zstd buffer
+ * instead, to be compressed together; a batch that does not shrink is
+ * sent from the pinned pages, as without compression.
  */
 static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 		    bool data_crc)
@@ -228,7 +249,8 @@ static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 	bool *zero = (void *)(runs + LM_WIRE_MAX_BATCH_PAGES);
 	void *scratch = PTR_ALIGN((void *)(zero + LM_WIRE_MAX_BATCH_PAGES), 64);
 	void *bounce = x->buf + LM_XFER_BOUNCE_OFFSET;
-	u32 i, nr_runs = 0, nr_data = 0, nr_holes = 0, crc = ~0U;
+	u32 i, nr_runs = 0, nr_data = 0, nr_holes = 0, crc = ~0U, flags = 0;
+	size_t data_len, packed = 0;
 	int ret;
 
 	for (i = 0; i < n; i++) {
@@ -239,6 +261,8 @@ static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 			/* The shared zero page: skip_holes off, or mapped since. */
 			zero[i] = true;
 		} else {
+			if (x->zstd)
+				bounce = lm_xfer_zstd_page(x, nr_data);
 			ret = lm_xfer_copy_page(x->pages[i], bounce);
 			if (ret) {
 				lm_xfer_fail(x, ret, LM_WIRE_REASON_INTERNAL,
@@ -262,28 +286,38 @@ static int tx_batch(struct lm_xfer *x, u32 index, u64 first, u32 n,
 		runs[nr_runs++].flags = cpu_to_le32(zero[i] ? LM_WIRE_RUN_ZERO : 0);
 	}
 
+	data_len = (size_t)nr_data * PAGE_SIZE;
+	if (x->zstd)
+		packed = lm_xfer_zstd_compress(x, nr_data);
+	if (packed)
+		flags |= LM_WIRE_PAGES_ZSTD;
+	if (data_crc)
+		flags |= LM_WIRE_PAGES_DATA_CRC;
 	desc->slot = cpu_to_le32(index);
 	desc->nr_runs = cpu_to_le32(nr_runs);
 	desc->nr_pages = cpu_to_le32(n);
 	desc->nr_data = cpu_to_le32(nr_data);
-	desc->flags = cpu_to_le32(data_crc ? LM_WIRE_PAGES_DATA_CRC : 0);
+	desc->flags = cpu_to_le32(flags);
 	desc->data_crc = cpu_to_le32(data_crc ? ~crc : 0);
 
 	ret = lm_wire_send_pages_desc(x, desc, sizeof(*desc) +
 				      nr_runs * sizeof(*runs),
-				      (size_t)nr_data * PAGE_SIZE);
+				      packed ?: data_len);
 	if (ret || !nr_data)
 		goto out;
-	if (x->send_method == LM_SEND_SENDPAGE)
+	if (packed)
+		ret = tx_send_buf(x, lm_xfer_zstd_packed(x), packed);
+	else if (x->send_method == LM_SEND_SENDPAGE)
 		ret = tx_sendpage(x, x->pages, zero, n);
 	else
 		ret = tx_sendmsg(x, x->pages, zero, n, nr_data, scratch);
 out:
 	if (ret)
 		return ret;
-	lm_xfer_account(x, n, n - nr_data, nr_holes,
-			(u64)nr_data * PAGE_SIZE);
-	return tx_pace(x, (u64)nr_data * PAGE_SIZE);
+	lm_xfer_account(x, n, n - nr_data, nr_holes, packed ?: data_len);
+	lm_xfer_account_data(x, data_len, packed ?: data_len, packed);
+	/* The link carries what was compressed: that is what is paced. */
+	return tx_pace(x, packed ?: data_len);
 }
 
 /*

@@ -180,6 +180,26 @@ static int source_send_round(struct lm_xfer *x, u32 round, bool whole,
 	return ret;
 }
 
+/*
+ * What a page of data costs on the wire now, in bytes: PAGE_SIZE, or less
+ * by the compression ratio the last round achieved, whose page data was
+ * @data bytes before and @wire after compression (deltas of the stats).
+ */
+static u64 source_page_cost(u64 data, u64 wire)
+{
+	if (!data || wire >= data)
+		return PAGE_SIZE;
+	return max_t(u64, 1, div64_u64(wire * PAGE_SIZE, data));
+}
+
+static void source_data_bytes(struct lm_xfer *x, u64 *data, u64 *wire)
+{
+	spin_lock(&x->lock);
+	*data = x->stats.data_bytes;
+	*wire = x->stats.wire_data_bytes;
+	spin_unlock(&x->lock);
+}
+
 static void source_set_dirty(struct lm_xfer *x, u32 round, u64 dirty)
 {
 	spin_lock(&x->lock);
@@ -197,7 +217,7 @@ static void source_set_dirty(struct lm_xfer *x, u32 round, u64 dirty)
  */
 static int source_precopy(struct lm_xfer *x)
 {
-	u64 bytes, ns, dirty, estimate_ns;
+	u64 bytes, ns, dirty, estimate_ns, data0, wire0, data, wire;
 	u32 round = 0;
 	int ret;
 
@@ -209,6 +229,7 @@ static int source_precopy(struct lm_xfer *x)
 	x->pacing = true;
 	x->pace_start_ns = ktime_get_ns();
 	x->pace_bytes = 0;
+	source_data_bytes(x, &data0, &wire0);
 	ret = source_send_round(x, round, true, false, &bytes, &ns);
 	for (;;) {
 		if (ret)
@@ -217,7 +238,14 @@ static int source_precopy(struct lm_xfer *x)
 		if (ret)
 			return ret;
 		source_set_dirty(x, round + 1, dirty);
-		estimate_ns = lm_xfer_downtime_ns(dirty, PAGE_SIZE, bytes, ns);
+		/* Compressed, the rest should shrink as the last round did. */
+		source_data_bytes(x, &data, &wire);
+		estimate_ns = lm_xfer_downtime_ns(dirty,
+						  source_page_cost(data - data0,
+								   wire - wire0),
+						  bytes, ns);
+		data0 = data;
+		wire0 = wire;
 		if (estimate_ns <= x->max_downtime_ns ||
 		    round >= x->max_rounds) {
 			x->pacing = false;
@@ -363,6 +391,9 @@ int lm_xfer_source_thread(void *data)
 	ret = lm_xfer_thread_setup(x);
 	if (!ret)
 		ret = lm_xfer_tx_init(x);
+	/* Once for the whole transfer: no allocation per batch. */
+	if (!ret && x->compress == LM_COMPRESS_ZSTD)
+		ret = lm_xfer_zstd_init(x, x->compress_level);
 	if (!ret)
 		ret = source_run(x);
 	/* A destination that gave up mid-stream may have said why. */

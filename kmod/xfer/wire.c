@@ -294,11 +294,22 @@ int lm_wire_expect_abort(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 	return ret ?: wire_peer_aborted(x, x->buf, le32_to_cpu(hdr->len));
 }
 
-/* Keying by backing is a choice of the transfer: offered only when made. */
+/*
+ * Keying by backing is a choice of the transfer: offered only when made.
+ * A destination can always decompress; a source offers zstd only when it
+ * compresses, so that a destination allocates nothing for it otherwise.
+ */
 static u64 wire_features(const struct lm_xfer *x)
 {
-	return LM_WIRE_F_ZERO_PAGES | LM_WIRE_F_DATA_CRC | LM_WIRE_F_ROUNDS |
-	       (x->by_backing ? LM_WIRE_F_BY_BACKING : 0);
+	u64 features = LM_WIRE_F_ZERO_PAGES | LM_WIRE_F_DATA_CRC |
+		       LM_WIRE_F_ROUNDS;
+
+	if (x->by_backing)
+		features |= LM_WIRE_F_BY_BACKING;
+	if (x->role == LM_WIRE_ROLE_DESTINATION ||
+	    x->compress == LM_COMPRESS_ZSTD)
+		features |= LM_WIRE_F_ZSTD;
+	return features;
 }
 
 static void wire_hello(struct lm_wire_hello *hello, u32 role, u64 features,
@@ -409,6 +420,11 @@ int lm_wire_handshake_source(struct lm_xfer *x)
 		   !(features & LM_WIRE_F_ROUNDS)) {
 		reason = LM_WIRE_REASON_FEATURES;
 		why = "The destination cannot take several rounds (live mode)";
+	} else if (x->compress == LM_COMPRESS_ZSTD &&
+		   !(features & LM_WIRE_F_ZSTD)) {
+		/* The operator chose compression for a link too slow without. */
+		reason = LM_WIRE_REASON_FEATURES;
+		why = "The destination cannot decompress zstd (--compress)";
 	}
 	if (reason && !why) {
 		lm_xfer_fail(x, -ECONNREFUSED, reason,

@@ -14,10 +14,13 @@
 #   hosts_migrate SRC DST BOTH... [-- MIGRATE...]
 #                           lmctl receive for DST and lmctl migrate of SRC,
 #                           the arguments BOTH on both (e.g. --insecure),
-#                           MIGRATE on migrate only (e.g. --mode quick);
-#                           on success sets $mig_mib (MiB of page
-#                           data), $mig_total, $mig_downtime, $mig_tx_cpu
-#                           and $mig_rx_cpu (seconds), else exits
+#                           MIGRATE and $HOSTS_MIGRATE_ARGS on migrate only
+#                           (e.g. --mode quick, --compress zstd); on success
+#                           sets $mig_mib (MiB of page data as sent),
+#                           $mig_total, $mig_downtime, $mig_tx_cpu and
+#                           $mig_rx_cpu (seconds), with compression
+#                           $mig_data_mib and $mig_wire_mib (page data
+#                           before and after it), else exits
 #   hosts_stop NAME...      quit those lmvms and wait for them
 #
 # $hosts_pids collects every process started, for the caller's cleanup.
@@ -70,9 +73,10 @@ hosts_migrate() {
 			hosts_die "lmctl receive did not start: $(cat "$WORK/recv.err")"
 		sleep 0.1
 	done
-	# shellcheck disable=SC2086 # as above
+	# shellcheck disable=SC2086 # as above, and HOSTS_MIGRATE_ARGS
 	$IP netns exec "$SRC_NS" lmctl migrate --pid "$spid" \
 		--control "$WORK/$src.sock" --to "$DST_ADDR:$HOSTS_PORT" $both "$@" \
+		${HOSTS_MIGRATE_ARGS:-} \
 		> "$WORK/migrate.out" 2> "$WORK/migrate.err" ||
 		hosts_die "migration failed: $(cat "$WORK/migrate.err")"
 	wait $recv_pid ||
@@ -83,6 +87,8 @@ hosts_migrate() {
 	mig_tx_cpu=$(sed -n 's/.*send thread CPU \([0-9.]*\) s.*/\1/p' "$WORK/migrate.out")
 	mig_rx_cpu=$(sed -n 's/.*receive thread CPU \([0-9.]*\) s.*/\1/p' "$WORK/recv.out")
 	mig_rounds=$(sed -n 's/.* \([0-9]*\) rounds\{0,1\}$/\1/p' "$WORK/migrate.out")
+	mig_data_mib=$(sed -n 's/^page data \([0-9.]*\) MiB.*/\1/p' "$WORK/migrate.out")
+	mig_wire_mib=$(sed -n 's/^page data .*, \([0-9.]*\) MiB on the wire.*/\1/p' "$WORK/migrate.out")
 	if [ -z "$mig_mib" ] || [ -z "$mig_total" ] || [ -z "$mig_downtime" ] ||
 	   [ -z "$mig_tx_cpu" ] || [ -z "$mig_rx_cpu" ]; then
 		hosts_die "cannot read the figures: $(cat "$WORK/migrate.out" "$WORK/recv.out")"

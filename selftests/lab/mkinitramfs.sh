@@ -142,8 +142,10 @@ add_module() {
 # tls and the AES-GCM it encrypts with: kTLS, which lmctl installs on a
 # migration's connection (the kernel would load them on demand).
 tls_modules="tls gcm ctr ghash-generic aesni-intel"
+# lm.ko needs zstd_compress (its compressor; the decompressor, xxhash and
+# zstd_common are built into Debian's kernel): insmod does not load it.
 for name in irqbypass kvm kvm-amd veth tun bridge crc32c_generic libcrc32c \
-	$tls_modules ${LAB_MODULES:-}; do
+	zstd_compress $tls_modules ${LAB_MODULES:-}; do
 	mod=$(find_module "$name") || die "module $name not in $moddir/modules.dep"
 	add_module "$mod"
 done

@@ -253,6 +253,20 @@
  *                                downtime estimate uses the bandwidth
  *                                measured, so it honours the limit.
  *            LM_A_XFER_KEY_BY_BACKING NLA_FLAG, see "Keyed by backing"
+ *            LM_A_XFER_COMPRESS  NLA_U32, enum lm_xfer_compress (default
+ *                                none): LM_COMPRESS_ZSTD compresses each
+ *                                PAGES batch's page data with the
+ *                                kernel's zstd and sends it compressed
+ *                                when that makes it smaller. Negotiated
+ *                                in the handshake: a destination that
+ *                                cannot decompress fails the transfer
+ *                                (LM_WIRE_REASON_FEATURES). The pre-copy
+ *                                bandwidth limit then counts compressed
+ *                                bytes: those are what the link carries
+ *            LM_A_XFER_COMPRESS_LEVEL NLA_U32, zstd level,
+ *                                LM_COMPRESS_LEVEL_MIN to _MAX (default
+ *                                1); only with LM_COMPRESS_ZSTD (-EINVAL
+ *                                otherwise)
  *   Live mode turns dirty tracking on (as TRACK_START; -EBUSY if it
  *   already runs) for the duration of the transfer; a VM using KVM's
  *   dirty ring is refused at once with -EOPNOTSUPP (quick mode moves it).
@@ -317,6 +331,14 @@
  *            LM_A_XFER_ELAPSED_NS  NLA_U64, since LISTEN/MIGRATE
  *            LM_A_XFER_STOPCOPY_NS NLA_U64, source: SWITCHOVER to ACK
  *            LM_A_XFER_CPU_NS      NLA_U64, CPU time of the transfer thread
+ *            LM_A_XFER_COMPRESS    NLA_U32, enum lm_xfer_compress in use
+ *                                  (the destination: as negotiated)
+ *            LM_A_XFER_DATA_BYTES  NLA_U64, page data of the PAGES frames
+ *                                  sent/received, uncompressed
+ *            LM_A_XFER_WIRE_DATA_BYTES NLA_U64, the same as it went on the
+ *                                  wire: smaller by what compression saved
+ *                                  (equal without compression)
+ *            LM_A_XFER_ZSTD_BATCHES NLA_U64, PAGES frames sent compressed
  *            LM_A_XFER_REASON      NLA_U32, enum lm_wire_reason (failed)
  *            LM_A_XFER_ERRNO       NLA_U32, positive errno (failed)
  *            LM_A_XFER_MESSAGE     NLA_NUL_STRING, why it failed
@@ -374,6 +396,8 @@ enum lm_feature {
 	LM_FEATURE_ATTACH	= 1 << 0,
 	LM_FEATURE_DIRTY_TRACK	= 1 << 1,
 	LM_FEATURE_MIGRATE	= 1 << 2,
+	/* MIGRATE takes LM_A_XFER_COMPRESS; LISTEN decompresses zstd. */
+	LM_FEATURE_COMPRESS	= 1 << 3,
 };
 
 enum lm_attr {
@@ -431,6 +455,11 @@ enum lm_attr {
 	LM_A_XFER_SOCK_FD,		/* NLA_U32 */
 	LM_A_XFER_INSECURE,		/* NLA_FLAG */
 	LM_A_XFER_HOLE_PAGES,
+	LM_A_XFER_COMPRESS,		/* NLA_U32, enum lm_xfer_compress */
+	LM_A_XFER_COMPRESS_LEVEL,	/* NLA_U32 */
+	LM_A_XFER_DATA_BYTES,		/* NLA_U64 */
+	LM_A_XFER_WIRE_DATA_BYTES,	/* NLA_U64 */
+	LM_A_XFER_ZSTD_BATCHES,		/* NLA_U64 */
 	__LM_A_MAX
 };
 #define LM_A_MAX (__LM_A_MAX - 1)
@@ -520,6 +549,21 @@ enum lm_xfer_send_method {
 	LM_SEND_ZEROCOPY,	/* MSG_ZEROCOPY over a bio_vec */
 	__LM_SEND_MAX
 };
+
+/*
+ * How the source compresses page data (LM_A_XFER_COMPRESS). A batch goes
+ * compressed only when that makes it smaller; otherwise as without.
+ */
+enum lm_xfer_compress {
+	LM_COMPRESS_NONE,
+	LM_COMPRESS_ZSTD,	/* the kernel's zstd, LM_WIRE_F_ZSTD */
+	__LM_COMPRESS_MAX
+};
+
+/* LM_A_XFER_COMPRESS_LEVEL: zstd levels lm accepts, and its default. */
+#define LM_COMPRESS_LEVEL_MIN		1
+#define LM_COMPRESS_LEVEL_MAX		9
+#define LM_COMPRESS_LEVEL_DEFAULT	1
 
 /* How the destination lands pages in guest memory (LM_A_XFER_RECV_METHOD). */
 enum lm_xfer_recv_method {

@@ -98,6 +98,14 @@ enum lm_wire_feature {
 	 * LM_WIRE_REASON_FEATURES.
 	 */
 	LM_WIRE_F_BY_BACKING	= 1ULL << 3,
+	/*
+	 * PAGES batches may carry their page data compressed with zstd
+	 * (LM_WIRE_PAGES_ZSTD). A source offers it only when asked to
+	 * compress, and gives up (LM_WIRE_REASON_FEATURES) if the
+	 * destination's answer lacks it; a destination that knows it always
+	 * accepts it.
+	 */
+	LM_WIRE_F_ZSTD		= 1ULL << 4,
 };
 
 /* Features every implementation of version 1 must accept. */
@@ -219,8 +227,9 @@ struct lm_wire_ack {
  * PAGES, a batch of pages of one slot: 24 bytes, @nr_runs struct
  * lm_wire_run (the descriptor, covered by the header's payload_crc), then
  * the data of every page of every run without LM_WIRE_RUN_ZERO, in run
- * order, page_size bytes each. Runs are in ascending order without
- * overlap; in quick mode no page is sent twice.
+ * order, page_size bytes each (or, with LM_WIRE_PAGES_ZSTD, that data
+ * compressed). Runs are in ascending order without overlap; in quick mode
+ * no page is sent twice.
  */
 struct lm_wire_pages {
 	__le32 slot;		/*  0: index in CONFIG's table (slot or backing) */
@@ -240,6 +249,19 @@ struct lm_wire_pages {
  * data_crc is the CRC of nothing, 0.
  */
 #define LM_WIRE_PAGES_DATA_CRC	(1U << 0)
+
+/*
+ * Only with LM_WIRE_F_ZSTD: the page data is one zstd frame (RFC 8878)
+ * that decompresses to exactly nr_data * page_size bytes, the page data
+ * the batch would carry uncompressed. The frame's length is the rest of
+ * the payload: len - 24 - 16 * nr_runs, from 1 to nr_data * page_size - 1
+ * (a batch is compressed only when that makes it smaller); nr_data is at
+ * least 1. Anything else, or a frame that zstd refuses or that
+ * decompresses to another size, is LM_WIRE_REASON_PROTOCOL. data_crc
+ * (with LM_WIRE_PAGES_DATA_CRC) is the CRC of the uncompressed page data:
+ * it still checks what lands in guest memory.
+ */
+#define LM_WIRE_PAGES_ZSTD	(1U << 1)
 
 /* A run of consecutive pages of a slot, 16 bytes. */
 struct lm_wire_run {

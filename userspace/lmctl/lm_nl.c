@@ -791,6 +791,10 @@ static struct nla_policy lm_nl_xfer_policy[LM_A_MAX + 1] = {
 	[LM_A_XFER_ERRNO]		= { .type = NLA_U32 },
 	[LM_A_XFER_MESSAGE]		= { .type = NLA_STRING },
 	[LM_A_XFER_FAILED_PHASE]	= { .type = NLA_U32 },
+	[LM_A_XFER_COMPRESS]		= { .type = NLA_U32 },
+	[LM_A_XFER_DATA_BYTES]		= { .type = NLA_U64 },
+	[LM_A_XFER_WIRE_DATA_BYTES]	= { .type = NLA_U64 },
+	[LM_A_XFER_ZSTD_BATCHES]	= { .type = NLA_U64 },
 };
 
 static uint32_t lm_nl_u32(struct nlattr **tb, int type)
@@ -828,6 +832,10 @@ static int lm_nl_parse_xfer_status(struct nlmsghdr *nlh, void *arg)
 	st->elapsed_ns = lm_nl_u64(tb, LM_A_XFER_ELAPSED_NS);
 	st->stopcopy_ns = lm_nl_u64(tb, LM_A_XFER_STOPCOPY_NS);
 	st->cpu_ns = lm_nl_u64(tb, LM_A_XFER_CPU_NS);
+	st->compress = lm_nl_u32(tb, LM_A_XFER_COMPRESS);
+	st->data_bytes = lm_nl_u64(tb, LM_A_XFER_DATA_BYTES);
+	st->wire_data_bytes = lm_nl_u64(tb, LM_A_XFER_WIRE_DATA_BYTES);
+	st->zstd_batches = lm_nl_u64(tb, LM_A_XFER_ZSTD_BATCHES);
 	st->reason = lm_nl_u32(tb, LM_A_XFER_REASON);
 	st->err = lm_nl_u32(tb, LM_A_XFER_ERRNO);
 	st->failed_phase = lm_nl_u32(tb, LM_A_XFER_FAILED_PHASE);
@@ -917,7 +925,11 @@ int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,
 	    (o->bandwidth &&
 	     nla_put_u64(msg, LM_A_XFER_BANDWIDTH, o->bandwidth)) ||
 	    (o->key_by_backing &&
-	     nla_put_flag(msg, LM_A_XFER_KEY_BY_BACKING))) {
+	     nla_put_flag(msg, LM_A_XFER_KEY_BY_BACKING)) ||
+	    (o->compress &&
+	     nla_put_u32(msg, LM_A_XFER_COMPRESS, o->compress)) ||
+	    (o->compress_level &&
+	     nla_put_u32(msg, LM_A_XFER_COMPRESS_LEVEL, o->compress_level))) {
 		nlmsg_free(msg);
 		return -ENOMEM;
 	}

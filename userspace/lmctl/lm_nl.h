@@ -177,6 +177,10 @@ struct lm_xfer_status {
 	uint64_t elapsed_ns;
 	uint64_t stopcopy_ns;
 	uint64_t cpu_ns;
+	uint32_t compress;		/* enum lm_xfer_compress */
+	uint64_t data_bytes;		/* page data, uncompressed */
+	uint64_t wire_data_bytes;	/* the same as it went on the wire */
+	uint64_t zstd_batches;		/* PAGES frames sent compressed */
 	/* Set when the transfer failed (phase LM_PHASE_FAILED). */
 	uint32_t reason;		/* enum lm_wire_reason */
 	uint32_t err;			/* positive errno */
@@ -217,6 +221,8 @@ struct lm_migrate_opts {
 	bool key_by_backing;		/* LM_A_XFER_KEY_BY_BACKING */
 	int sock_fd;			/* LM_A_XFER_SOCK_FD if > 0 */
 	bool insecure;			/* with sock_fd: LM_A_XFER_INSECURE */
+	uint32_t compress;		/* enum lm_xfer_compress */
+	uint32_t compress_level;	/* zstd level; 0: the kernel's */
 };
 
 int lm_nl_migrate(struct lm_nl *nl, uint32_t id, const void *addr,

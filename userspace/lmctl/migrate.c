@@ -180,6 +180,31 @@ static void report(struct lmctl *ctx, const struct lm_xfer_status *st,
 	       st->round ? "s" : "");
 	printf("total %.3f s, downtime %.3f s (pause to resume acknowledged), send thread CPU %.3f s\n",
 	       total_ns / 1e9, downtime_ns / 1e9, st->cpu_ns / 1e9);
+	xfer_print_compression(st);
+}
+
+/* "zstd", "zstd:LEVEL" or "none". */
+static bool parse_compress(const char *s, struct lm_migrate_opts *o)
+{
+	uint32_t level;
+
+	if (!strcmp(s, "none")) {
+		o->compress = LM_COMPRESS_NONE;
+		o->compress_level = 0;
+		return true;
+	}
+	if (strncmp(s, "zstd", 4))
+		return false;
+	if (s[4] == ':') {
+		if (!lmctl_parse_u32(s + 5, LM_COMPRESS_LEVEL_MAX, &level) ||
+		    level < LM_COMPRESS_LEVEL_MIN)
+			return false;
+		o->compress_level = level;
+	} else if (s[4]) {
+		return false;
+	}
+	o->compress = LM_COMPRESS_ZSTD;
+	return true;
 }
 
 int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
@@ -199,6 +224,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 		{ "no-progress", no_argument, NULL, 'q' },
 		{ "psk-file", required_argument, NULL, 'K' },
 		{ "insecure", no_argument, NULL, 'I' },
+		{ "compress", required_argument, NULL, 'z' },
 		{ }
 	};
 	const char *control = NULL, *qmp = NULL, *to = NULL, *handover = NULL;
@@ -225,7 +251,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	progress = isatty(STDERR_FILENO);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:Q:t:m:S:r:d:H:b:aqK:I", longopts,
+	while ((c = getopt_long(argc, argv, ":p:c:Q:t:m:S:r:d:H:b:aqK:Iz:", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -285,6 +311,12 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 			break;
 		case 'I':
 			insecure = true;
+			break;
+		case 'z':
+			if (!parse_compress(optarg, &opts))
+				return lmctl_usage_error(ctx, "invalid compression '%s' (none, zstd or zstd:LEVEL, LEVEL %d to %d)",
+							 optarg, LM_COMPRESS_LEVEL_MIN,
+							 LM_COMPRESS_LEVEL_MAX);
 			break;
 		case ':':
 			return lmctl_usage_error(ctx, "option '%s' needs a value",

@@ -41,6 +41,7 @@ static void report(struct lmctl *ctx, const struct lm_xfer_status *st,
 	       (unsigned long long)st->hole_pages,
 	       (unsigned long long)st->state_size, st->elapsed_ns / 1e9,
 	       st->cpu_ns / 1e9);
+	xfer_print_compression(st);
 	if (checksum)
 		printf("checksum before resume: %s\n", checksum);
 }

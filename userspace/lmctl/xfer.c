@@ -217,6 +217,17 @@ static void xfer_progress(const struct lm_xfer_status *st)
 		st->elapsed_ns / 1e9);
 }
 
+/* What compression saved, one line, when the transfer compressed. */
+void xfer_print_compression(const struct lm_xfer_status *st)
+{
+	if (st->compress != LM_COMPRESS_ZSTD)
+		return;
+	printf("page data %.1f MiB, %.1f MiB on the wire (zstd, %.2fx), %llu batches compressed\n",
+	       st->data_bytes / 1048576.0, st->wire_data_bytes / 1048576.0,
+	       st->wire_data_bytes ? (double)st->data_bytes / st->wire_data_bytes : 1.0,
+	       (unsigned long long)st->zstd_batches);
+}
+
 static volatile sig_atomic_t xfer_interrupted;
 
 static void xfer_on_signal(int sig)
@@ -337,6 +348,10 @@ void xfer_json_status(struct json *j, const struct lm_xfer_status *st)
 	jw_u64(j, "state_bytes", st->state_size);
 	jw_u64(j, "elapsed_ns", st->elapsed_ns);
 	jw_u64(j, "cpu_ns", st->cpu_ns);
+	jw_string(j, "compress", st->compress == LM_COMPRESS_ZSTD ? "zstd" : "none");
+	jw_u64(j, "data_bytes", st->data_bytes);
+	jw_u64(j, "wire_data_bytes", st->wire_data_bytes);
+	jw_u64(j, "zstd_batches", st->zstd_batches);
 	if (st->phase == LM_PHASE_FAILED) {
 		jw_string(j, "failed_phase", xfer_phase_name(st->failed_phase));
 		jw_string(j, "reason", xfer_reason_name(st->reason));

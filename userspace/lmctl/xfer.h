@@ -72,5 +72,6 @@ uint64_t xfer_now_ns(void);
 
 /* The JSON members common to every transfer report. */
 void xfer_json_status(struct json *j, const struct lm_xfer_status *st);
+void xfer_print_compression(const struct lm_xfer_status *st);
 
 #endif /* LMCTL_XFER_H */

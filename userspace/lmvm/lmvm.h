@@ -18,6 +18,14 @@
 #include "lmkvm.h"
 #include "guest_abi.h"
 
+/* What --fill writes into every workload page before the guest runs. */
+enum lmvm_fill {
+	LMVM_FILL_NONE,
+	LMVM_FILL_ONES,		/* the page's last word all ones */
+	LMVM_FILL_RANDOM,	/* all but the stamp pseudo-random */
+	LMVM_FILL_MIXED,	/* 2 MiB random, 2 MiB half ones, in turn */
+};
+
 struct lmvm_config {
 	uint64_t mem_size;
 	uint32_t nr_vcpus;
@@ -28,7 +36,7 @@ struct lmvm_config {
 	const char *control_path;
 	bool incoming;
 	bool prefault;			/* touch all memory before working */
-	bool fill;			/* write data into all memory first */
+	uint32_t fill;			/* enum lmvm_fill: data in all memory first */
 	double duration;		/* seconds; 0: until quit */
 	const char *command;		/* --command: act as a client */
 };

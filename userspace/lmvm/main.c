@@ -34,8 +34,11 @@ static void usage(FILE *f)
 "      --hotset SIZE     working set of the hotset workload (default 8M)\n"
 "      --prefault        the guest touches all its pages before its workload\n"
 "                        starts, so that rates are not first-touch faults\n"
-"      --fill            write data that is not zero into every page before the\n"
-"                        guest starts (any workload, idle too)\n"
+"      --fill[=KIND]     write data that is not zero into every page before the\n"
+"                        guest starts (any workload, idle too): ones (the\n"
+"                        default: one word of ones, compresses to almost\n"
+"                        nothing), random (incompressible) or mixed (2 MiB\n"
+"                        random, then 2 MiB of pages random and ones in turn)\n"
 "  -C, --control PATH    serve control commands on this unix socket\n"
 "  -i, --incoming        create the VM but run nothing until load-state and\n"
 "                        resume\n"
@@ -99,7 +102,7 @@ static int parse_args(struct lmvm_config *cfg, int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "hotset", required_argument, NULL, 'H' },
 		{ "prefault", no_argument, NULL, 'P' },
-		{ "fill", no_argument, NULL, 'F' },
+		{ "fill", optional_argument, NULL, 'F' },
 		{ "control", required_argument, NULL, 'C' },
 		{ "incoming", no_argument, NULL, 'i' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -169,7 +172,17 @@ static int parse_args(struct lmvm_config *cfg, int argc, char **argv)
 			cfg->prefault = true;
 			break;
 		case 'F':
-			cfg->fill = true;
+			if (!optarg || !strcmp(optarg, "ones")) {
+				cfg->fill = LMVM_FILL_ONES;
+			} else if (!strcmp(optarg, "random")) {
+				cfg->fill = LMVM_FILL_RANDOM;
+			} else if (!strcmp(optarg, "mixed")) {
+				cfg->fill = LMVM_FILL_MIXED;
+			} else {
+				fprintf(stderr, "lmvm: --fill=%s: expected ones, random or mixed\n",
+					optarg);
+				return -1;
+			}
 			break;
 		case 'C':
 			cfg->control_path = optarg;

@@ -24,18 +24,47 @@ struct lmvm_shared *shared_page(struct lmvm *lm)
 }
 
 /*
- * --fill: data in every workload page, written from here before any vCPU
- * runs. The last word, as --prefault's store: the stamp at the start of
- * the page stays the workload's.
+ * --fill=random: every word of the page after its stamp from xorshift64,
+ * seeded by the page's address: no compressor finds anything to take.
  */
-static void fill_range(struct kvm_vm *vm, const struct lmvm_range *r)
+static void fill_random(uint64_t *page, uint64_t gpa)
+{
+	uint64_t x = gpa * 0x9e3779b97f4a7c15ULL | 1;
+	unsigned int i;
+
+	for (i = 2; i < PAGE_SIZE / 8; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		page[i] = x;
+	}
+}
+
+/*
+ * --fill: data in every workload page, written from here before any vCPU
+ * runs (a guest's first touch of a page is a nested fault under TCG). The
+ * stamp at the start of the page stays the workload's: ones go to the
+ * last word, random data to the words after the stamp. mixed makes random
+ * the pages of every other 2 MiB and every other page in between: memory
+ * a compressor can halve, next to memory it cannot shrink at all. @n is
+ * the index of the range's first page among all workload pages.
+ */
+static void fill_range(struct kvm_vm *vm, enum lmvm_fill fill,
+		       const struct lmvm_range *r, uint64_t n)
 {
 	uint64_t p;
 
-	for (p = 0; p < r->nr_pages; p++) {
-		uint64_t *page = addr_gpa2hva(vm, r->gpa + p * PAGE_SIZE);
+	for (p = 0; p < r->nr_pages; p++, n++) {
+		uint64_t gpa = r->gpa + p * PAGE_SIZE;
+		uint64_t *page = addr_gpa2hva(vm, gpa);
+		bool random = fill == LMVM_FILL_RANDOM ||
+			      (fill == LMVM_FILL_MIXED &&
+			       (!(n / 512 % 2) || n % 2));
 
-		page[PAGE_SIZE / 8 - 1] = ~0ULL;
+		if (random)
+			fill_random(page, gpa);
+		else
+			page[PAGE_SIZE / 8 - 1] = ~0ULL;
 	}
 }
 
@@ -78,9 +107,10 @@ void workload_setup(struct lmvm *lm)
 		sh->nr_ranges = 2;
 	}
 	for (i = 0; i < sh->nr_ranges; i++) {
-		sh->total_pages += sh->ranges[i].nr_pages;
 		if (lm->cfg.fill)
-			fill_range(vm, &sh->ranges[i]);
+			fill_range(vm, lm->cfg.fill, &sh->ranges[i],
+				   sh->total_pages);
+		sh->total_pages += sh->ranges[i].nr_pages;
 	}
 
 	for (i = 0; i < n; i++) {
