@@ -40,15 +40,7 @@ LOADS=${COMPRESS_BENCH_LOADS:-idle 1}
 LEVEL=${COMPRESS_BENCH_LEVEL:-1}
 WORK=$(mktemp -d /tmp/compress_bench.XXXXXX)
 
-cleanup() {
-	for p in $hosts_pids; do
-		kill -9 "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	netns_teardown
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap hosts_cleanup EXIT
 trap 'exit 1' INT TERM
 
 # run_once LOAD none|zstd: one migration; appends "TOTAL DOWNTIME ROUNDS

@@ -31,15 +31,7 @@ RUNS=${DOWNTIME_BENCH_RUNS:-5}
 KINDS=${DOWNTIME_BENCH_KINDS:-live-idle live-10 quick-idle quick-10}
 WORK=$(mktemp -d /tmp/downtime_bench.XXXXXX)
 
-cleanup() {
-	for p in $hosts_pids; do
-		kill -9 "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	netns_teardown
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap hosts_cleanup EXIT
 trap 'exit 1' INT TERM
 
 # run_once SIZE KIND: one migration; appends "DOWNTIME TOTAL ROUNDS MIB"

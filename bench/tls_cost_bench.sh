@@ -35,15 +35,7 @@ MEM=${TLS_BENCH_MEM:-64M}
 RUNS=${TLS_BENCH_RUNS:-5}
 WORK=$(mktemp -d /tmp/tls_cost_bench.XXXXXX)
 
-cleanup() {
-	for p in $hosts_pids; do
-		kill -9 "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	netns_teardown
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap hosts_cleanup EXIT
 trap 'exit 1' INT TERM
 
 # Busy CPU time of the whole machine so far, in clock ticks (USER_HZ).

@@ -22,8 +22,9 @@
 #                           $mig_data_mib and $mig_wire_mib (page data
 #                           before and after it), else exits
 #   hosts_stop NAME...      quit those lmvms and wait for them
-#
-# $hosts_pids collects every process started, for the caller's cleanup.
+#   hosts_cleanup           kill every process started ($hosts_pids),
+#                           delete both hosts and $WORK: the caller's EXIT
+#                           trap
 
 HOSTS_PORT=7000
 hosts_pids=
@@ -101,4 +102,13 @@ hosts_stop() {
 		eval "p=\$${name}_pid"
 		wait "$p" 2>/dev/null
 	done
+}
+
+hosts_cleanup() {
+	for p in $hosts_pids; do
+		kill -9 "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	netns_teardown
+	rm -rf "$WORK"
 }
