@@ -155,8 +155,13 @@ static int wait_converging(struct lmctl *ctx, struct lm_nl *ev, uint32_t id,
 	}
 }
 
+/*
+ * @save_ns of the downtime went to the VMM stopping and saving its state,
+ * before lm's stop-and-copy (st->stopcopy_ns, SWITCHOVER to the
+ * destination's acknowledgement that it runs the VM).
+ */
 static void report(struct lmctl *ctx, const struct lm_xfer_status *st,
-		   uint64_t downtime_ns, uint64_t total_ns)
+		   uint64_t downtime_ns, uint64_t save_ns, uint64_t total_ns)
 {
 	if (ctx->json) {
 		jw_object_begin(&ctx->out, NULL);
@@ -166,6 +171,7 @@ static void report(struct lmctl *ctx, const struct lm_xfer_status *st,
 		xfer_json_status(&ctx->out, st);
 		jw_u64(&ctx->out, "total_ns", total_ns);
 		jw_u64(&ctx->out, "downtime_ns", downtime_ns);
+		jw_u64(&ctx->out, "save_ns", save_ns);
 		jw_u64(&ctx->out, "stopcopy_ns", st->stopcopy_ns);
 		jw_u64(&ctx->out, "final_dirty_pages", st->dirty_pages);
 		jw_object_end(&ctx->out);
@@ -180,6 +186,8 @@ static void report(struct lmctl *ctx, const struct lm_xfer_status *st,
 	       st->round ? "s" : "");
 	printf("total %.3f s, downtime %.3f s (pause to resume acknowledged), send thread CPU %.3f s\n",
 	       total_ns / 1e9, downtime_ns / 1e9, st->cpu_ns / 1e9);
+	printf("the pause: %.3f s for the VMM to stop and save its state, %.3f s of stop-and-copy (last pages, state, COMMIT, the destination's load and resume)\n",
+	       save_ns / 1e9, st->stopcopy_ns / 1e9);
 	xfer_print_compression(st);
 }
 
@@ -235,7 +243,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	int sock_fd = -1;
 	uint32_t pid = 0, mode = LM_WIRE_MODE_LIVE, method = 0;
 	struct lm_migrate_opts opts = { 0 };
-	uint64_t t_start, t_pause = 0;
+	uint64_t t_start, t_pause = 0, t_saved = 0;
 	char state_path[] = "/tmp/lm-state-tx-XXXXXX";
 	int c, ret, state_fd = -1, status = LMCTL_EXIT_FAILURE;
 	bool attached = false, paused = false, switched = false, progress;
@@ -419,6 +427,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	paused = true;
 	if (vmm.ops->save(&vmm, state_fd, state_path))
 		goto out_cancel;
+	t_saved = xfer_now_ns();
 	/* Storage moves now: the guest no longer writes to it. */
 	if (handover && xfer_handover(handover, "source", id))
 		goto out_cancel;
@@ -444,7 +453,7 @@ int lmctl_cmd_migrate(struct lmctl *ctx, int argc, char **argv)
 	if (st.phase == LM_PHASE_DONE) {
 		/* The VM runs at the destination: it must never run here. */
 		paused = false;
-		report(ctx, &st, xfer_now_ns() - t_pause,
+		report(ctx, &st, xfer_now_ns() - t_pause, t_saved - t_pause,
 		       xfer_now_ns() - t_start);
 		status = LMCTL_EXIT_OK;
 		goto out;
