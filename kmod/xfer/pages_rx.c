@@ -111,16 +111,18 @@ static int rx_zero_pinned(struct lm_xfer *x, unsigned long hva, u32 n)
  * are zero already and are not touched: a pin, even read-only, would
  * allocate them on shmem or hugetlbfs. Nothing else writes the
  * destination's guest memory while it receives (its vCPUs have not run),
- * so a hole found stays one. *@nr_holes returns how many there were.
+ * so a hole found stays one. Adds @n to *@zero and the holes to *@nr_holes,
+ * the frame's counts.
  */
 static int rx_zero_run(struct lm_xfer *x, unsigned long hva, u32 n,
-		       u32 *nr_holes)
+		       u32 *zero, u32 *nr_holes)
 {
 	DECLARE_BITMAP(holes, LM_WIRE_MAX_BATCH_PAGES);
 	u32 i, end;
 	int ret = 0;
 
-	*nr_holes = lm_xfer_find_holes(hva, n, holes);
+	*zero += n;
+	*nr_holes += lm_xfer_find_holes(hva, n, holes);
 	for (i = find_first_zero_bit(holes, n); i < n && !ret;
 	     i = find_next_zero_bit(holes, n, end)) {
 		end = find_next_bit(holes, n, i);
@@ -316,11 +318,7 @@ static int rx_zstd_batch(struct lm_xfer *x, const struct lm_wire_hdr *hdr,
 		unsigned long hva = unit->hva + first * PAGE_SIZE;
 
 		if (le32_to_cpu(runs[i].flags) & LM_WIRE_RUN_ZERO) {
-			u32 run_holes;
-
-			ret = rx_zero_run(x, hva, n, &run_holes);
-			zero += n;
-			holes += run_holes;
+			ret = rx_zero_run(x, hva, n, &zero, &holes);
 		} else {
 			ret = copy_to_user((void __user *)hva,
 					   lm_xfer_zstd_page(x, off),
@@ -382,11 +380,7 @@ int lm_xfer_recv_pages(struct lm_xfer *x, const struct lm_wire_hdr *hdr)
 		unsigned long hva = unit->hva + first * PAGE_SIZE;
 
 		if (le32_to_cpu(runs[i].flags) & LM_WIRE_RUN_ZERO) {
-			u32 run_holes;
-
-			ret = rx_zero_run(x, hva, n, &run_holes);
-			zero += n;
-			holes += run_holes;
+			ret = rx_zero_run(x, hva, n, &zero, &holes);
 			if (ret)
 				return rx_fault(x, le32_to_cpu(desc->slot),
 						first, ret);
